@@ -1,0 +1,29 @@
+# Two commands: `make quickstart` (the miniature study on CPU) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.jre-installed
+
+.PHONY: quickstart test install clean-runs
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+
+# torch==2.13.0 resolves to the CPU build on these machines; install it first so nothing
+# else pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml examples/jre-bench-jamcqa/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+quickstart: $(STAMP)
+	$(BIN)/jre run recipes/quickstart.toml
+
+clean-runs:
+	rm -rf runs

@@ -1,0 +1,176 @@
+"""The ``jre`` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from jre import __version__
+from jre.errors import UserError
+
+
+def _debug_enabled(ctx: click.Context | None) -> bool:
+    root = ctx.find_root() if ctx else None
+    return bool(root and root.params.get("debug")) or os.environ.get("JRE_DEBUG") == "1"
+
+
+class JreGroup(click.Group):
+    """Turns user errors into one line on stderr and exit status 2 (``--debug`` re-raises)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            if _debug_enabled(ctx):
+                raise
+            click.echo(str(exc), err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted; finished work is kept, rerun the same command to resume", err=True)
+            ctx.exit(130)
+
+
+def _version_message() -> str:
+    from jre.plugins import get_plugins
+
+    lines = [f"jre {__version__}"]
+    plugins = get_plugins()
+    dists = sorted({src for src in plugins.sources.values() if src[0] != "jre"})
+    lines += [f"  plugin distribution {dist} {version}" for dist, version in dists]
+    lines += [f"  broken plugin {b.plugin} ({b.distribution}): {b.error}" for b in plugins.broken]
+    return "\n".join(lines)
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(_version_message())
+        ctx.exit(0)
+
+
+@click.group(cls=JreGroup)
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show jre's version and the plugin distributions it loaded.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for user errors.")
+def cli(debug: bool) -> None:
+    """jre: reasoning-distillation experiments on Japanese-English LLMs, from a recipe."""
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--kind", type=click.Choice(["engine", "teacher", "mixer", "benchmark", "analysis"]),
+              help="Only plugins of this kind.")
+def plugins_command(as_json: bool, kind: str | None) -> None:
+    """List every engine, teacher, mixer, benchmark and analysis, and any broken plugin."""
+    from jre.plugins import get_plugins
+
+    plugins = get_plugins()
+    rows = []
+    for k, registry in plugins.registries.items():
+        if kind and k != kind:
+            continue
+        for name, reg in sorted(registry.items()):
+            rows.append({"kind": k, "name": name, "aliases": list(reg.aliases), "plugin": reg.plugin,
+                         "distribution": reg.distribution, "version": reg.version,
+                         "description": reg.obj.description})
+    broken = [{"plugin": b.plugin, "distribution": b.distribution, "error": b.error}
+              for b in plugins.broken]
+    if as_json:
+        click.echo(json.dumps({"plugins": rows, "broken": broken}, indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("kind", "name", "plugin", "distribution", "version", "description")
+    for row in rows:
+        table.add_row(row["kind"], row["name"], row["plugin"], row["distribution"], row["version"],
+                      row["description"])
+    console = Console(width=max(100, Console().width))
+    console.print(table)
+    for b in broken:
+        console.print(f"[red]broken[/red] {b['plugin']} ({b['distribution']}): {b['error']}")
+
+
+@cli.group("recipe")
+def recipe_group() -> None:
+    """Check and show recipes."""
+
+
+@recipe_group.command("check")
+@click.argument("file", type=click.Path(path_type=Path))
+def recipe_check(file: Path) -> None:
+    """Validate FILE; prints one line per problem and exits 2 if there is one."""
+    from jre.recipe import load_recipe
+
+    recipe = load_recipe(file)
+    click.echo(f"{file}: ok ({recipe.name}; stages: {', '.join(recipe.stages()) or 'none'})")
+
+
+@recipe_group.command("show")
+@click.argument("file", type=click.Path(path_type=Path))
+def recipe_show(file: Path) -> None:
+    """Print FILE fully resolved, with every default and plugin option filled in (JSON)."""
+    from jre.recipe import load_recipe, resolved_dict
+
+    recipe = load_recipe(file)
+    click.echo(json.dumps(resolved_dict(recipe), indent=2, ensure_ascii=False))
+
+
+@cli.command("run")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--only", "only", multiple=True, help="Run only this stage (repeatable).")
+@click.option("--until", "until", help="Stop after this stage.")
+@click.option("--dry-run", is_flag=True, help="Print the plan, run nothing.")
+@click.option("--force", is_flag=True, help="Rerun stages whose outputs are up to date.")
+@click.option("--run-dir", type=click.Path(path_type=Path), help="Override the run directory.")
+def run_command(file: Path, only: tuple[str, ...], until: str | None, dry_run: bool, force: bool,
+                run_dir: Path | None) -> None:
+    """Run every stage FILE declares, in order; finished stages are skipped."""
+    from jre.pipeline import run_recipe
+
+    run_recipe(file, only=only, until=until, dry_run=dry_run, force=force, run_dir=run_dir)
+
+
+@cli.group("new")
+def new_group() -> None:
+    """Start new things: plugin packages."""
+
+
+@new_group.command("plugin")
+@click.option("--kind", required=True,
+              type=click.Choice(["teacher", "benchmark", "mixer", "analysis", "engine"]))
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("."),
+              help="Where to create the package folder.")
+def new_plugin(kind: str, name: str, directory: Path) -> None:
+    """Write a ready-to-install plugin package for a new KIND called NAME."""
+    from jre.scaffold import write_plugin_package
+
+    folder = write_plugin_package(kind, name, directory)
+    click.echo(f"wrote {folder}; install it with: pip install -e {folder}")
+
+
+def _add_stage_and_plugin_commands() -> None:
+    from jre.plugins import get_plugins
+    from jre.stages import available_stages
+
+    for stage in available_stages().values():
+        if stage.command is not None:
+            cli.add_command(stage.command)
+    get_plugins().pm.hook.register_commands(cli=cli)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        _add_stage_and_plugin_commands()
+    except UserError as exc:
+        if "--debug" in sys.argv or os.environ.get("JRE_DEBUG") == "1":
+            raise
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    cli(prog_name="jre")

@@ -1,0 +1,34 @@
+"""What every plugin object has in common: a name, a description, an optional config model."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Mapping
+
+from pydantic import BaseModel, ConfigDict
+
+
+class StrictModel(BaseModel):
+    """Base of every recipe table: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Plugin:
+    """A registered plugin object.
+
+    ``name`` is how recipes refer to it; ``config_model`` (a :class:`StrictModel`) validates
+    the recipe table a user writes for it. A plugin without options leaves it ``None``.
+    """
+
+    kind: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    config_model: ClassVar[type[BaseModel] | None] = None
+
+    def parse_config(self, options: Mapping[str, Any] | None) -> BaseModel | None:
+        """Validate ``options`` against :attr:`config_model` (raises pydantic.ValidationError)."""
+        if self.config_model is None:
+            if options:
+                raise ValueError(f"{self.kind} {self.name!r} takes no options, got {sorted(options)}")
+            return None
+        return self.config_model.model_validate(dict(options or {}))

@@ -1,0 +1,186 @@
+"""The plugin manager: built-ins, entry points (group ``jre``), allow/deny lists, registries."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+import pluggy
+
+from jre import hookspecs
+from jre.errors import PluginError
+from jre.kinds import KINDS, Plugin
+
+# Built-in plugin modules, registered in-tree (each has one or more @hookimpl functions).
+BUILTIN_MODULES: tuple[str, ...] = ()
+
+HOOK_OF_KIND = {"engine": "register_engines", "teacher": "register_teachers",
+                "mixer": "register_mixers", "benchmark": "register_benchmarks",
+                "analysis": "register_analyses"}
+
+
+@dataclass
+class Registered:
+    """One registered object with where it came from."""
+
+    obj: Plugin
+    plugin: str
+    distribution: str
+    version: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass
+class Broken:
+    """A plugin that failed to load or to register."""
+
+    plugin: str
+    distribution: str
+    error: str
+
+
+@dataclass
+class PluginSet:
+    """Everything jre knows about: the pluggy manager and one registry per kind."""
+
+    pm: pluggy.PluginManager
+    registries: dict[str, dict[str, Registered]] = field(default_factory=dict)
+    aliases: dict[str, dict[str, str]] = field(default_factory=dict)
+    broken: list[Broken] = field(default_factory=list)
+    sources: dict[str, tuple[str, str]] = field(default_factory=dict)  # plugin name -> (dist, version)
+
+    def get(self, kind: str, name: str) -> Plugin:
+        """Look up a plugin object; an unknown name is an error listing the available ones."""
+        registry = self.registries[kind]
+        name = self.aliases[kind].get(name, name)
+        if name not in registry:
+            available = ", ".join(sorted(registry)) or "none"
+            raise PluginError(f"unknown {kind} {name!r}; available: {available}")
+        return registry[name].obj
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.registries[kind])
+
+
+def _env_list(name: str) -> set[str] | None:
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+def _strict() -> bool:
+    return os.environ.get("JRE_STRICT_PLUGINS", "") not in ("", "0", "false")
+
+
+def _warn(message: str) -> None:
+    print(f"jre: warning: {message}", file=sys.stderr)
+
+
+def build_plugin_set(extra_modules: tuple[Any, ...] = ()) -> PluginSet:
+    """Load built-ins and entry points and run every ``register_*`` hook.
+
+    Each entry point loads in its own try/except, and each hook implementation is called
+    on its own, so one broken plugin is reported and the rest keep working
+    (``JRE_STRICT_PLUGINS=1`` re-raises instead).
+    """
+    from jre import __version__
+
+    pm = pluggy.PluginManager("jre")
+    pm.add_hookspecs(hookspecs)
+    plugins = PluginSet(pm=pm)
+    allow, deny = _env_list("JRE_LOAD_PLUGINS"), _env_list("JRE_DISABLE_PLUGINS") or set()
+
+    for module_name in BUILTIN_MODULES:
+        short = module_name.rsplit(".", 1)[-1]
+        if module_name in deny or f"{module_name.split('.')[-2]}.{short}" in deny:
+            continue
+        pm.register(importlib.import_module(module_name), name=module_name)
+        plugins.sources[module_name] = ("jre", __version__)
+    for module in extra_modules:
+        pm.register(module)
+        plugins.sources[pm.get_name(module)] = ("jre", __version__)
+
+    for ep in entry_points(group="jre"):
+        dist = ep.dist.name if ep.dist else "?"
+        version = ep.dist.version if ep.dist else "?"
+        if (allow is not None and dist not in allow and ep.name not in allow) or \
+                dist in deny or ep.name in deny:
+            continue
+        try:
+            module = ep.load()
+            pm.register(module, name=ep.name)
+        except Exception as exc:  # a broken third-party plugin must not break jre
+            if _strict():
+                raise
+            plugins.broken.append(Broken(ep.name, dist, f"{type(exc).__name__}: {exc}"))
+            _warn(f"plugin {ep.name!r} ({dist} {version}) failed to load: {type(exc).__name__}: {exc}")
+            continue
+        plugins.sources[ep.name] = (dist, version)
+
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {exc.plugin!r} implements an unknown hook: {exc}") from exc
+
+    for kind, hook_name in HOOK_OF_KIND.items():
+        plugins.registries[kind] = {}
+        plugins.aliases[kind] = {}
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            _call_register(plugins, kind, impl)
+    return plugins
+
+
+def _call_register(plugins: PluginSet, kind: str, impl: pluggy.HookImpl) -> None:
+    plugin_name = impl.plugin_name
+    dist, version = plugins.sources.get(plugin_name, ("?", "?"))
+    base = KINDS[kind]
+
+    def register(obj: Plugin, *, aliases: tuple[str, ...] | list[str] = ()) -> None:
+        if not isinstance(obj, base):
+            raise PluginError(f"plugin {plugin_name!r} registered {obj!r} as a {kind}, "
+                              f"but it is not a jre.kinds.{base.__name__}")
+        if not obj.name:
+            raise PluginError(f"plugin {plugin_name!r} registered a {kind} without a name")
+        registry, alias_map = plugins.registries[kind], plugins.aliases[kind]
+        for name in (obj.name, *aliases):
+            owner = registry.get(alias_map.get(name, name))
+            if owner is not None:
+                raise PluginError(f"{kind} {name!r} is registered twice: by plugin "
+                                  f"{owner.plugin!r} ({owner.distribution}) and by plugin "
+                                  f"{plugin_name!r} ({dist})")
+        registry[obj.name] = Registered(obj, plugin_name, dist, version, tuple(aliases))
+        for alias in aliases:
+            alias_map[alias] = obj.name
+
+    try:
+        impl.function(register=register)
+    except PluginError:
+        raise
+    except Exception as exc:
+        if _strict():
+            raise
+        plugins.broken.append(Broken(plugin_name, dist, f"{type(exc).__name__}: {exc}"))
+        _warn(f"plugin {plugin_name!r} ({dist}) failed in {impl.function.__name__}: "
+              f"{type(exc).__name__}: {exc}")
+
+
+_CACHED: PluginSet | None = None
+
+
+def get_plugins() -> PluginSet:
+    """The process-wide plugin set, built on first use."""
+    global _CACHED
+    if _CACHED is None:
+        _CACHED = build_plugin_set()
+    return _CACHED
+
+
+def reset_plugins() -> None:
+    """Forget the cached plugin set (tests; after installing a plugin in-process)."""
+    global _CACHED
+    _CACHED = None

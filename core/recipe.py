@@ -1,0 +1,206 @@
+"""The recipe: one TOML file that describes a whole experiment, validated strictly.
+
+Every table is a pydantic model with ``extra="forbid"``; plugin tables are validated by the
+plugin's own config model. Any problem becomes a :class:`jre.errors.UserError` that reads
+``FILE:LINE: dotted.field: message``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
+
+from jre.errors import UserError
+from jre.kinds.base import StrictModel
+from jre.sections.analyze import AnalyzeSection
+from jre.sections.eval import EvalSection
+from jre.sections.mix import MixSection
+from jre.sections.refs import PluginRef
+from jre.sections.report import ReportSection
+from jre.sections.synth import SynthSection
+from jre.sections.train import TrainSection
+
+SCHEMA_VERSION = 1
+STAGE_ORDER = ("synth", "mix", "train", "eval", "analyze", "report")
+
+FactorValue = bool | int | float | str
+
+
+class Recipe(StrictModel):
+    """A jre recipe. Stage tables that are absent are simply not run."""
+
+    schema_version: Literal[1]
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    run_dir: str | None = None
+    seed: int = 0
+    factors: dict[str, FactorValue] = Field(default_factory=dict)
+    synth: SynthSection | None = None
+    mix: MixSection | None = None
+    train: TrainSection | None = None
+    eval: EvalSection | None = None
+    analyze: AnalyzeSection | None = None
+    report: ReportSection | None = None
+
+    _path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def path(self) -> Path | None:
+        """The file the recipe was read from."""
+        return self._path
+
+    def resolve_path(self, value: str | Path) -> Path:
+        """A path written in the recipe, taken relative to the recipe's own folder."""
+        p = Path(value).expanduser()
+        if p.is_absolute() or self._path is None:
+            return p
+        return (self._path.parent / p).resolve()
+
+    def stages(self) -> list[str]:
+        """The stages this recipe declares, in pipeline order."""
+        return [s for s in STAGE_ORDER if getattr(self, s) is not None]
+
+    def section_hash(self, stage: str) -> str:
+        """A stable hash of one stage's table (with plugin defaults resolved)."""
+        return config_hash(resolved_dict(getattr(self, stage)))
+
+
+def config_hash(data: Any) -> str:
+    """Stable sha256 of JSON-serialisable ``data``."""
+    blob = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def resolved_dict(model: Any) -> Any:
+    """A model as plain data with every plugin reference's validated options filled in."""
+    if isinstance(model, PluginRef):
+        out = {k: resolved_dict(v) for k, v in model if k != "name"}
+        out["name"] = model.name
+        cfg = model.config
+        out.update(resolved_dict(cfg) if cfg is not None else model.options)
+        return out
+    if isinstance(model, BaseModel):
+        return {k: resolved_dict(v) for k, v in model}
+    if isinstance(model, dict):
+        return {k: resolved_dict(v) for k, v in model.items()}
+    if isinstance(model, (list, tuple)):
+        return [resolved_dict(v) for v in model]
+    if isinstance(model, Path):
+        return str(model)
+    return model
+
+
+def dotted(loc: tuple[Any, ...]) -> str:
+    """``('eval', 'benchmarks', 0, 'name')`` → ``eval.benchmarks[0].name``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _locate(text: str, loc: tuple[Any, ...]) -> int | None:
+    """Best-effort line number of the key at ``loc`` in the TOML text."""
+    lines = text.splitlines()
+    start, found = 0, None
+    for part in loc:
+        if not isinstance(part, str):
+            continue
+        key = re.escape(part)
+        pattern = re.compile(rf'^\s*(\[\[?[^\]]*\b{key}\s*\]\]?|"?{key}"?\s*=)|[{{,]\s*{key}\s*=')
+        for i in range(start, len(lines)):
+            if pattern.search(lines[i]):
+                start, found = i, i + 1
+                break
+    return found
+
+
+def _error(path: Path, text: str, loc: tuple[Any, ...], message: str, more: int = 0) -> UserError:
+    suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
+    return UserError(message + suffix, where=str(path), field=dotted(loc), line=_locate(text, loc))
+
+
+def _first_validation_error(exc: ValidationError) -> tuple[tuple[Any, ...], str, int]:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    # Union members and validator wrappers add loc parts that are not field names.
+    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and ("[" in p or p in ("str", "dict"))))
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"] == "missing":
+        message = "required key is missing"
+    return loc, message, len(errors) - 1
+
+
+def _walk_refs(value: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[PluginRef, tuple[Any, ...]]]:
+    if isinstance(value, PluginRef):
+        yield value, loc
+    if isinstance(value, BaseModel):
+        for name, child in value:
+            yield from _walk_refs(child, loc + (name,))
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield from _walk_refs(child, loc + (key,))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            yield from _walk_refs(child, loc + (i,))
+
+
+def _section_key(ref: PluginRef, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    # A bare ``[mix]`` is itself the mixer reference: its name key is ``mix.name``.
+    return loc + ("name",)
+
+
+def parse_recipe(text: str, path: Path) -> Recipe:
+    """Validate recipe ``text`` read from ``path`` (raises :class:`UserError`)."""
+    from jre.plugins import get_plugins
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise UserError(f"TOML syntax error: {message}", where=str(path),
+                        line=int(match.group(1)) if match else None) from None
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as exc:
+        loc, message, more = _first_validation_error(exc)
+        raise _error(path, text, loc, message, more) from None
+
+    plugins = get_plugins()
+    for ref, loc in _walk_refs(recipe):
+        try:
+            plugin = plugins.get(ref.kind, ref.name)
+        except UserError as exc:
+            raise _error(path, text, _section_key(ref, loc), exc.message) from None
+        try:
+            ref._config = plugin.parse_config(ref.options)
+        except ValidationError as exc:
+            sub, message, more = _first_validation_error(exc)
+            raise _error(path, text, loc + sub, message, more) from None
+        except (ValueError, TypeError) as exc:
+            raise _error(path, text, loc, str(exc)) from None
+    recipe._path = path.resolve()
+    return recipe
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate the recipe at ``path`` (raises :class:`UserError`)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError("no such recipe file", where=str(path)) from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read recipe: {exc.__class__.__name__}", where=str(path)) from None
+    return parse_recipe(text, path)

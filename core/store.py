@@ -1,0 +1,269 @@
+"""The run store: a run directory, stage manifests, and resumable append-only shards.
+
+Layout::
+
+    runs/<recipe name>/
+      recipe.toml                 the recipe as run
+      <stage>/[<part>/]manifest.json
+      <stage>/[<part>/]shards/<worker>.jsonl
+
+A manifest records the config hash and input hashes of a stage; a stage whose manifest
+is complete and matches is skipped on rerun. Shards are JSON lines keyed by a stable id:
+a killed writer loses at most its uncommitted batch, and a resumed one writes no duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from jre.errors import UserError
+
+MANIFEST = "manifest.json"
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def file_hash(path: Path, chunk: int = 1 << 20) -> str:
+    """sha256 of a file's bytes, or of a folder's files (names and bytes, sorted)."""
+    digest = hashlib.sha256()
+    paths = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for p in paths:
+        if path.is_dir():
+            digest.update(str(p.relative_to(path)).encode())
+        with open(p, "rb") as fh:
+            while block := fh.read(chunk):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON through a temporary file and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, ensure_ascii=False, default=str)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass
+class Manifest:
+    """What a stage (or one part of it) did, with what inputs, under which versions."""
+
+    stage: str
+    config_hash: str
+    inputs: dict[str, str] = field(default_factory=dict)
+    status: str = "running"
+    jre_version: str = ""
+    plugins: dict[str, str] = field(default_factory=dict)
+    started: str = field(default_factory=_now)
+    finished: str | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def matches(self, config_hash: str, inputs: dict[str, str]) -> bool:
+        """True when complete and produced from the same config and inputs."""
+        return self.status == "complete" and self.config_hash == config_hash and self.inputs == inputs
+
+
+def _plugin_versions() -> dict[str, str]:
+    from jre.plugins import get_plugins
+
+    plugins = get_plugins()
+    return {dist: version for dist, version in set(plugins.sources.values())}
+
+
+class RunStore:
+    """One run directory. Stages write under ``stage_dir(stage)`` and nowhere else."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def for_recipe(cls, recipe: Any, override: str | Path | None = None) -> "RunStore":
+        """``override``, else the recipe's ``run_dir``, else ``runs/<recipe name>``."""
+        root = override or recipe.run_dir or Path("runs") / recipe.name
+        return cls(root)
+
+    def stage_dir(self, stage: str, *parts: str) -> Path:
+        path = self.root.joinpath(stage, *parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def manifest_path(self, stage: str, *parts: str) -> Path:
+        return self.root.joinpath(stage, *parts, MANIFEST)
+
+    def read_manifest(self, stage: str, *parts: str) -> Manifest | None:
+        path = self.manifest_path(stage, *parts)
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return Manifest(**data)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise UserError(f"unreadable manifest ({exc})", where=str(path)) from None
+
+    def is_fresh(self, stage: str, *parts: str, config_hash: str, inputs: dict[str, str]) -> bool:
+        """Whether the stage part already completed with this config and these inputs."""
+        manifest = self.read_manifest(stage, *parts)
+        return manifest is not None and manifest.matches(config_hash, inputs)
+
+    def begin(self, stage: str, *parts: str, config_hash: str,
+              inputs: dict[str, str] | None = None) -> Manifest:
+        """Write a ``running`` manifest; call :meth:`finish` when the work is complete."""
+        from jre import __version__
+
+        manifest = Manifest(stage=stage, config_hash=config_hash, inputs=dict(inputs or {}),
+                            jre_version=__version__, plugins=_plugin_versions())
+        write_json_atomic(self.manifest_path(stage, *parts), asdict(manifest))
+        return manifest
+
+    def finish(self, manifest: Manifest, *parts: str, counts: dict[str, Any] | None = None,
+               extra: dict[str, Any] | None = None) -> Manifest:
+        manifest.status = "complete"
+        manifest.finished = _now()
+        manifest.counts.update(counts or {})
+        manifest.extra.update(extra or {})
+        write_json_atomic(self.manifest_path(manifest.stage, *parts), asdict(manifest))
+        return manifest
+
+
+# ---------------------------------------------------------------------------------------
+# Append-only shards
+
+_KEY_PREFIX = re.compile(r'^\{"(?P<field>[^"]+)": "(?P<key>(?:[^"\\]|\\.)*)"')
+
+
+class ShardWriter:
+    """Append JSON records to one shard file, keyed by ``record[key]``.
+
+    Records are buffered and made durable (flush + fsync) every ``batch_size`` writes or
+    on :meth:`commit`. On open, a torn last line left by a killed writer is cut off and the
+    keys already present are loaded, so :meth:`write` skips anything written before.
+    """
+
+    def __init__(self, path: str | Path, *, key: str = "id", batch_size: int = 64,
+                 known: set[str] | None = None) -> None:
+        self.path = Path(path)
+        self.key = key
+        self.batch_size = batch_size
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.keys: set[str] = known if known is not None else set()
+        self.dropped_torn = repair_shard(self.path)
+        if self.path.exists():
+            self.keys.update(iter_keys(self.path, key))
+        self._fh = open(self.path, "a", encoding="utf-8")
+        self._pending = 0
+        self.committed = len(self.keys)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.keys
+
+    def write(self, record: dict[str, Any]) -> bool:
+        """Append ``record`` unless its key was written already; returns whether it was."""
+        key = record[self.key]
+        if key in self.keys:
+            return False
+        ordered = {self.key: key, **{k: v for k, v in record.items() if k != self.key}}
+        self._fh.write(json.dumps(ordered, ensure_ascii=False, default=str) + "\n")
+        self.keys.add(key)
+        self._pending += 1
+        if self._pending >= self.batch_size:
+            self.commit()
+        return True
+
+    def commit(self) -> int:
+        """Make every written record durable; returns how many are committed in total."""
+        if self._pending:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self.committed += self._pending
+            self._pending = 0
+        return self.committed
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self.commit()
+            self._fh.close()
+
+    def __enter__(self) -> "ShardWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def repair_shard(path: Path) -> int:
+    """Cut a torn (unterminated) last line off ``path``; returns the bytes dropped."""
+    if not path.exists():
+        return 0
+    with open(path, "rb+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size == 0:
+            return 0
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return 0
+        # Walk back to the last newline in blocks.
+        pos, block = size, 1 << 16
+        while pos > 0:
+            start = max(0, pos - block)
+            fh.seek(start)
+            chunk = fh.read(pos - start)
+            nl = chunk.rfind(b"\n")
+            if nl >= 0:
+                keep = start + nl + 1
+                break
+            pos = start
+        else:
+            keep = 0
+        fh.truncate(keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+        return size - keep
+
+
+def iter_keys(path: Path, key: str = "id") -> Iterator[str]:
+    """The keys of a shard's records, read from each line's leading field (fast path)."""
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            match = _KEY_PREFIX.match(line)
+            if match and match.group("field") == key:
+                yield json.loads(f'"{match.group("key")}"')
+            elif line.strip():
+                yield json.loads(line)[key]
+
+
+def iter_records(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
+    """Every record of the given shard files, skipping a torn last line."""
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if not line.endswith("\n"):
+                    break  # torn by a killed writer; repaired on the next open
+                yield json.loads(line)
+
+
+def shard_paths(folder: Path) -> list[Path]:
+    """The shard files of a folder, sorted."""
+    return sorted(folder.glob("*.jsonl")) if folder.exists() else []
+
+
+def shard_keys(folder: Path, key: str = "id") -> set[str]:
+    """Keys already written by any worker into ``folder``'s shards."""
+    keys: set[str] = set()
+    for path in shard_paths(folder):
+        repair_shard(path)
+        keys.update(iter_keys(path, key))
+    return keys

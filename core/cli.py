@@ -36,7 +36,7 @@ class JreGroup(click.Group):
 
 
 def _version_message() -> str:
-    from jre.plugins import get_plugins
+    from jre.plugin_manager import get_plugins
 
     lines = [f"jre {__version__}"]
     plugins = get_plugins()
@@ -66,7 +66,7 @@ def cli(debug: bool) -> None:
               help="Only plugins of this kind.")
 def plugins_command(as_json: bool, kind: str | None) -> None:
     """List every engine, teacher, mixer, benchmark and analysis, and any broken plugin."""
-    from jre.plugins import get_plugins
+    from jre.plugin_manager import get_plugins
 
     plugins = get_plugins()
     rows = []
@@ -155,12 +155,11 @@ def new_plugin(kind: str, name: str, directory: Path) -> None:
 
 
 def _add_stage_and_plugin_commands() -> None:
-    from jre.plugins import get_plugins
+    from jre.plugin_manager import get_plugins
     from jre.stages import available_stages
 
     for stage in available_stages().values():
-        if stage.command is not None:
-            cli.add_command(stage.command)
+        cli.add_command(stage.command())
     get_plugins().pm.hook.register_commands(cli=cli)
 
 

@@ -31,17 +31,18 @@ def run_recipe(file: Path, *, only: tuple[str, ...] = (), until: str | None = No
     stages = available_stages()
     chosen = select_stages(recipe.stages(), only, until)
     missing = [s for s in chosen if s not in stages]
-    if missing:
-        raise UserError(f"stage(s) {', '.join(missing)} are not available in this jre build",
-                        where=str(file))
     store = RunStore.for_recipe(recipe, run_dir)
     if dry_run:
         click.echo(f"recipe {recipe.name}: run directory {store.root}")
         for name in chosen:
             click.echo(f"[{name}]")
-            for line in stages[name].plan(recipe):
+            lines = stages[name].plan(recipe) if name in stages else ["(stage not available in this build)"]
+            for line in lines:
                 click.echo(f"  {line}")
         return
+    if missing:
+        raise UserError(f"stage(s) {', '.join(missing)} are not available in this jre build",
+                        where=str(file))
     store.root.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(file, store.root / "recipe.toml")
     ctx = StageContext(recipe=recipe, store=store, force=force)

@@ -162,7 +162,7 @@ def _section_key(ref: PluginRef, loc: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def parse_recipe(text: str, path: Path) -> Recipe:
     """Validate recipe ``text`` read from ``path`` (raises :class:`UserError`)."""
-    from jre.plugins import get_plugins
+    from jre.plugin_manager import get_plugins
 
     try:
         data = tomllib.loads(text)

@@ -78,7 +78,7 @@ class Manifest:
 
 
 def _plugin_versions() -> dict[str, str]:
-    from jre.plugins import get_plugins
+    from jre.plugin_manager import get_plugins
 
     plugins = get_plugins()
     return {dist: version for dist, version in set(plugins.sources.values())}

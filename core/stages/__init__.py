@@ -1,13 +1,16 @@
-"""Stages wire plugins together; each stage module exposes ``STAGE`` and a click ``command``.
+"""Stages wire plugins together; each stage module exposes ``STAGE`` (a :class:`Stage`).
 
 A stage module reads its inputs from the run store, calls plugins, and writes its outputs
-and manifest under its own stage folder. Stages listed here are the ones that work.
+and manifest under its own stage folder. Only modules that define ``STAGE`` are stages, so a
+stage that does not work yet is simply absent.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -15,9 +18,6 @@ from rich.console import Console
 
 from jre.recipe import STAGE_ORDER, Recipe
 from jre.store import RunStore
-
-# Stage modules that exist in this build, in pipeline order.
-STAGE_MODULES: tuple[str, ...] = ()
 
 
 @dataclass
@@ -34,18 +34,52 @@ class StageContext:
 
 @dataclass
 class Stage:
-    """One pipeline stage: ``run`` does the work, ``plan`` describes it for ``--dry-run``."""
+    """One pipeline stage: ``run`` does the work, ``plan`` describes it for ``--dry-run``.
+
+    ``options`` are extra click options of the stage's own subcommand (``jre synth
+    --shard``); their values reach ``run`` through :attr:`StageContext.options`.
+    """
 
     name: str
     run: Callable[[StageContext], None]
     plan: Callable[[Recipe], list[str]]
-    command: click.Command | None = None
+    help: str = ""
+    options: list[click.Option] = field(default_factory=list)
+
+    def command(self) -> click.Command:
+        """The ``jre <stage> RECIPE`` subcommand."""
+
+        def callback(recipe_file: Path, force: bool, run_dir: Path | None, **options: Any) -> None:
+            from jre.recipe import load_recipe
+
+            recipe = load_recipe(recipe_file)
+            if getattr(recipe, self.name) is None:
+                from jre.errors import UserError
+
+                raise UserError(f"the recipe has no [{self.name}] table", where=str(recipe_file))
+            store = RunStore.for_recipe(recipe, run_dir)
+            ctx = StageContext(recipe=recipe, store=store, force=force, options=options)
+            if "shard" in options and options["shard"]:
+                ctx.shard = options["shard"]
+            self.run(ctx)
+
+        params: list[click.Parameter] = [
+            click.Argument(["recipe_file"], type=click.Path(path_type=Path)),
+            click.Option(["--force"], is_flag=True, help="Redo work whose outputs are up to date."),
+            click.Option(["--run-dir"], type=click.Path(path_type=Path), help="Override the run directory."),
+            *self.options,
+        ]
+        return click.Command(self.name, callback=callback, params=params,
+                             help=self.help or f"Run the {self.name} stage of RECIPE_FILE.")
 
 
 def available_stages() -> dict[str, Stage]:
-    """Stage name → :class:`Stage`, in pipeline order."""
+    """Stage name → :class:`Stage`, in pipeline order, for every stage module that exists."""
+    import jre.stages as package
+
     stages: dict[str, Stage] = {}
-    for module_name in STAGE_MODULES:
-        stage: Stage = importlib.import_module(module_name).STAGE
-        stages[stage.name] = stage
+    for info in pkgutil.iter_modules(package.__path__):
+        stage = getattr(importlib.import_module(f"jre.stages.{info.name}"), "STAGE", None)
+        if isinstance(stage, Stage):
+            stages[stage.name] = stage
     return {name: stages[name] for name in STAGE_ORDER if name in stages}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -15,8 +16,21 @@ from jre import hookspecs
 from jre.errors import PluginError
 from jre.kinds import KINDS, Plugin
 
-# Built-in plugin modules, registered in-tree (each has one or more @hookimpl functions).
-BUILTIN_MODULES: tuple[str, ...] = ()
+# Built-in plugins live one module per plugin in these packages; each module has one or
+# more @hookimpl functions and is registered in-tree under its dotted module name.
+BUILTIN_PACKAGES = ("jre.plugins.engines", "jre.plugins.teachers", "jre.plugins.mixers",
+                    "jre.plugins.benchmarks", "jre.plugins.analyses")
+
+
+def builtin_modules() -> list[str]:
+    """Dotted names of the built-in plugin modules (``_private`` modules are helpers)."""
+    names = []
+    for package_name in BUILTIN_PACKAGES:
+        package = importlib.import_module(package_name)
+        for info in pkgutil.iter_modules(package.__path__):
+            if not info.name.startswith("_"):
+                names.append(f"{package_name}.{info.name}")
+    return sorted(names)
 
 HOOK_OF_KIND = {"engine": "register_engines", "teacher": "register_teachers",
                 "mixer": "register_mixers", "benchmark": "register_benchmarks",
@@ -95,9 +109,9 @@ def build_plugin_set(extra_modules: tuple[Any, ...] = ()) -> PluginSet:
     plugins = PluginSet(pm=pm)
     allow, deny = _env_list("JRE_LOAD_PLUGINS"), _env_list("JRE_DISABLE_PLUGINS") or set()
 
-    for module_name in BUILTIN_MODULES:
-        short = module_name.rsplit(".", 1)[-1]
-        if module_name in deny or f"{module_name.split('.')[-2]}.{short}" in deny:
+    for module_name in builtin_modules():
+        # Built-ins can be disabled by full module name or "kind_package.module" (engines.vllm).
+        if module_name in deny or module_name.removeprefix("jre.plugins.") in deny:
             continue
         pm.register(importlib.import_module(module_name), name=module_name)
         plugins.sources[module_name] = ("jre", __version__)

@@ -128,17 +128,30 @@ def _error(path: Path, text: str, loc: tuple[Any, ...], message: str, more: int 
     return UserError(message + suffix, where=str(path), field=dotted(loc), line=_locate(text, loc))
 
 
-def _first_validation_error(exc: ValidationError) -> tuple[tuple[Any, ...], str, int]:
-    errors = exc.errors(include_url=False)
-    first = errors[0]
+_UNION_TAGS = {"bool", "int", "float", "str", "dict", "list", "none"}
+
+
+def _field_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     # Union members and validator wrappers add loc parts that are not field names.
-    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and ("[" in p or p in ("str", "dict"))))
-    message = first["msg"]
-    if first["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif first["type"] == "missing":
-        message = "required key is missing"
-    return loc, message, len(errors) - 1
+    return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS)))
+
+
+def _first_validation_error(exc: ValidationError) -> tuple[tuple[Any, ...], str, int]:
+    """The first problem (its field, one message) and how many other fields have problems."""
+    by_field: dict[tuple[Any, ...], list[str]] = {}
+    for error in exc.errors(include_url=False):
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        messages = by_field.setdefault(_field_loc(error["loc"]), [])
+        if message not in messages:
+            messages.append(message)
+    loc, messages = next(iter(by_field.items()))
+    if len(messages) > 1:  # one value that matched no member of a union
+        messages = [messages[0]] + [m.removeprefix("Input should be ") for m in messages[1:]]
+    return loc, " or ".join(messages), len(by_field) - 1
 
 
 def _walk_refs(value: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[PluginRef, tuple[Any, ...]]]:

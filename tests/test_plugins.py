@@ -143,3 +143,22 @@ def test_in_process_lookup_and_aliases(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(PluginError, match="unknown benchmark 'nope'; available: .*toy"):
         plugins.get("benchmark", "nope")
     sys.modules.pop("jre_bench_toy", None)
+
+
+def test_register_commands_adds_a_cli_command(tmp_path: Path) -> None:
+    source = """
+import click
+from jre import hookimpl
+
+@hookimpl
+def register_commands(cli):
+    @cli.command()
+    @click.argument("who")
+    def hello(who):
+        "Say hello."
+        click.echo(f"hello {who}")
+"""
+    root = make_dist(tmp_path / "site", "jre-hello", "jre_hello", source)
+    result = run_jre("hello", "world", env=env_with(root))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "hello world"

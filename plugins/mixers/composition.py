@@ -1,0 +1,281 @@
+"""The composition mixer: Table-1-style SFT mixes with exact counts per component.
+
+A recipe lists components; each takes an exact number of examples from one source, or
+from one source per language (``sources = {en = "...", ja = "..."}``), in which case the count
+is split equally between the languages (the paper's rule; a remainder goes to the languages
+listed first). ``strip_trace`` keeps instruction and response only (experiment 7).
+
+Selection is a seeded uniform sample: every usable row gets a 64-bit hash of (seed, id)
+and the lowest hashes win, so the mix depends on the seed and the ids only. With
+``dedupe = "instruction"`` one row per instruction survives, across the whole mix. Two
+streaming passes keep memory flat in the row count: the first keeps three integers per
+candidate row, the second streams the chosen rows into Parquet shards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from jre import hookimpl
+from jre.errors import UserError
+from jre.kinds.base import StrictModel
+from jre.kinds.mixer import MIX_COLUMNS, Mixer, MixContext, MixResult
+from jre.plugins.mixers._select import Candidates, instruction_hash, priority, select
+from jre.plugins.mixers._sources import Source, iter_rows, resolve_source
+from jre.plugins.mixers._write import ParquetShards, TokenCounter, load_tokenizer, to_example
+
+_PASS1_COLUMNS = ("id", "instruction", "trace", "response", "lang_in", "finish_reason")
+
+
+class Component(StrictModel):
+    """One part of the mix: ``count`` examples from ``source`` or from ``sources`` per language."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    count: int = Field(gt=0)
+    source: str | None = None
+    langs: list[str] | None = Field(default=None, min_length=1)
+    sources: dict[str, str] | None = Field(default=None, min_length=1)
+    domain: str | None = None
+    teacher: str | None = None
+    strip_trace: bool = False
+    keep_unclosed: bool = False
+    allow_fewer: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_source_form(self) -> "Component":
+        if (self.source is None) == (self.sources is None):
+            raise ValueError("give exactly one of `source` or `sources` (a table language → source)")
+        if self.sources is not None and self.langs is not None:
+            raise ValueError("`langs` goes with `source`; with `sources` the table keys are the languages")
+        return self
+
+    def slots(self) -> list[tuple[str | None, str, int]]:
+        """``(language or None, source spec, count)`` with the count split equally."""
+        if self.sources is not None:
+            pairs: list[tuple[str | None, str]] = list(self.sources.items())
+        elif self.langs:
+            pairs = [(lang, self.source or "") for lang in self.langs]
+        else:
+            pairs = [(None, self.source or "")]
+        base, extra = divmod(self.count, len(pairs))
+        return [(lang, spec, base + (1 if i < extra else 0)) for i, (lang, spec) in enumerate(pairs)]
+
+
+class CompositionConfig(StrictModel):
+    """Options of the ``[mix]`` table for the composition mixer."""
+
+    components: list[Component] = Field(min_length=1)
+    seed: int = 0
+    dedupe: Literal["instruction", "none"] = "instruction"
+    allow_fewer: bool = False
+    tokenizer: str | None = None
+    length_sample: int = Field(default=20000, ge=0)
+    rows_per_file: int = Field(default=100_000, ge=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "CompositionConfig":
+        names = [c.name for c in self.components]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"component names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+@dataclass
+class _Slot:
+    component: str
+    index: int
+    lang: str | None
+    spec: str
+    requested: int
+    source: str = ""
+    available: int = 0
+    selected: int = 0
+    filtered: int = 0
+    duplicates: int = 0
+    taken_elsewhere: int = 0
+    written: int = 0
+
+
+def _teacher_of(component: Component, spec: str, recipe: Any) -> str:
+    synth = getattr(recipe, "synth", None)
+    if synth is not None and spec in synth.datasets:
+        return synth.datasets[spec].teacher.name
+    return component.teacher or "as recorded in the source"
+
+
+def _usable(row: dict[str, Any], component: Component) -> bool:
+    if not row.get("response"):
+        return False
+    if not component.keep_unclosed and row.get("finish_reason") == "length":
+        return False
+    return component.strip_trace or row.get("trace") is not None
+
+
+class CompositionMixer(Mixer):
+    name = "composition"
+    description = "Table-1 mixes: exact counts per component, equal language split, strip-trace, dedupe"
+    config_model = CompositionConfig
+
+    def plan(self, config: CompositionConfig, recipe: Any) -> list[str]:  # type: ignore[override]
+        lines = [f"mixer composition: seed {config.seed}, dedupe {config.dedupe}"]
+        total = 0
+        for comp in config.components:
+            parts = []
+            for lang, spec, count in comp.slots():
+                parts.append(f"{count:,} {lang or 'any language'} ← {spec} (teacher {_teacher_of(comp, spec, recipe)})")
+                total += count
+            trace = "instruction + response only (trace stripped)" if comp.strip_trace else "with trace"
+            domain = f" [{comp.domain}]" if comp.domain else ""
+            lines.append(f"component {comp.name}{domain}: {'; '.join(parts)}; {trace}")
+        lines.append(f"total {total:,} examples")
+        return lines
+
+    def _sources(self, config: CompositionConfig, ctx: MixContext) -> dict[str, Source]:
+        out: dict[str, Source] = {}
+        for i, comp in enumerate(config.components):
+            for lang, spec, _ in comp.slots():
+                if spec not in out:
+                    field = f"mix.components[{i}]." + (f"sources.{lang}" if comp.sources else "source")
+                    out[spec] = resolve_source(spec, ctx.recipe, ctx.store, field=field)
+        return out
+
+    def inputs(self, config: CompositionConfig, ctx: MixContext) -> dict[str, str]:  # type: ignore[override]
+        fingerprints = {spec: src.fingerprint() for spec, src in self._sources(config, ctx).items()}
+        fingerprints["tokenizer"] = str(self._tokenizer_name(config, ctx))
+        fingerprints["max_length"] = str(ctx.max_length)
+        return fingerprints
+
+    @staticmethod
+    def _tokenizer_name(config: CompositionConfig, ctx: MixContext) -> str | None:
+        return config.tokenizer or ctx.tokenizer
+
+    def mix(self, config: CompositionConfig, ctx: MixContext) -> MixResult:  # type: ignore[override]
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        sources = self._sources(config, ctx)
+        where = str(ctx.recipe.path) if ctx.recipe.path else None
+        slots: list[_Slot] = []
+        selections = []
+        taken = np.empty(0, dtype=np.uint64)
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=ctx.console, transient=True,
+                            disable=ctx.console is None or not ctx.console.is_terminal)
+        with progress:
+            # Pass 1: a few integers per candidate row, then exact selection per slot.
+            for i, comp in enumerate(config.components):
+                for lang, spec, count in comp.slots():
+                    slot = _Slot(component=comp.name, index=i, lang=lang, spec=spec, requested=count,
+                                 source=sources[spec].label)
+                    task = progress.add_task(f"scan {comp.name}/{lang or 'any'}", total=None)
+                    cands = Candidates()
+                    for ordinal, row in enumerate(iter_rows(sources[spec].files, _PASS1_COLUMNS)):
+                        progress.advance(task)
+                        if lang is not None and row.get("lang_in") != lang:
+                            continue
+                        if "id" not in row or "instruction" not in row:
+                            raise UserError("a source row has no `id` or `instruction`; expected Triple "
+                                            "records", where=sources[spec].label)
+                        if not _usable(row, comp):
+                            slot.filtered += 1
+                            continue
+                        cands.add(ordinal, priority(config.seed, str(row["id"])),
+                                  instruction_hash(row["instruction"]))
+                    progress.remove_task(task)
+                    sel, hashes = select(cands.array(), count, dedupe=config.dedupe == "instruction",
+                                         taken=taken)
+                    del cands
+                    taken = np.concatenate([taken, hashes])
+                    slot.available, slot.selected = sel.available, len(sel.ordinals)
+                    slot.duplicates, slot.taken_elsewhere = sel.duplicates, sel.taken_elsewhere
+                    allow = comp.allow_fewer if comp.allow_fewer is not None else config.allow_fewer
+                    if slot.selected < count and not allow:
+                        what = f"{count:,} {lang} examples" if lang else f"{count:,} examples"
+                        raise UserError(
+                            f"component {comp.name!r} needs {what} but {spec!r} has only "
+                            f"{slot.available:,} usable (after filtering and dedupe); lower the count "
+                            "or set allow_fewer = true", where=where, field=f"mix.components[{i}].count")
+                    slots.append(slot)
+                    selections.append(sel)
+
+            threshold = np.iinfo(np.uint64).max
+            measured = sum(len(s.priorities) for s in selections)
+            if config.length_sample and measured > config.length_sample:
+                every = np.concatenate([s.priorities for s in selections])
+                threshold = np.partition(every, config.length_sample - 1)[config.length_sample - 1]
+                del every
+            tok_name = self._tokenizer_name(config, ctx)
+            counter, tok_note = None, None
+            if tok_name:
+                try:
+                    counter = TokenCounter(load_tokenizer(tok_name))
+                except (OSError, ValueError) as exc:
+                    tok_note = f"tokenizer {tok_name!r} could not be loaded ({exc.__class__.__name__}); lengths not measured"
+                    if ctx.console:
+                        ctx.console.print(f"[yellow]warning:[/yellow] {tok_note}")
+
+            # Pass 2: stream the chosen rows into Parquet shards.
+            writer = ParquetShards(ctx.out_dir, rows_per_file=config.rows_per_file)
+            for slot, sel in zip(slots, selections):
+                comp = config.components[slot.index]
+                task = progress.add_task(f"write {slot.component}/{slot.lang or 'any'}", total=len(sel.ordinals))
+                wanted = sel.ordinals
+                pos = 0
+                target = int(wanted[0]) if len(wanted) else -1
+                for ordinal, row in enumerate(iter_rows(sources[slot.spec].files)):
+                    if target < 0:
+                        break
+                    if ordinal != target:
+                        continue
+                    example = to_example(row, component=slot.component, strip_trace=comp.strip_trace,
+                                         domain=comp.domain)
+                    writer.write(example)
+                    if counter is not None and sel.priorities[pos] <= threshold:
+                        counter.add(slot.component, example["messages"])
+                    pos += 1
+                    target = int(wanted[pos]) if pos < len(wanted) else -1
+                    progress.advance(task)
+                slot.written = pos
+                progress.remove_task(task)
+            files = writer.close()
+
+        return self._report(config, ctx, slots, files, counter, tok_name, tok_note)
+
+    def _report(self, config: CompositionConfig, ctx: MixContext, slots: list[_Slot], files: list,
+                counter: TokenCounter | None, tok_name: str | None, tok_note: str | None) -> MixResult:
+        from jre.store import file_hash
+
+        by_component: dict[str, int] = {}
+        by_lang: dict[str, int] = {}
+        by_pair: dict[str, int] = {}
+        for s in slots:
+            lang = s.lang or "any"
+            by_component[s.component] = by_component.get(s.component, 0) + s.written
+            by_lang[lang] = by_lang.get(lang, 0) + s.written
+            by_pair[f"{s.component}/{lang}"] = by_pair.get(f"{s.component}/{lang}", 0) + s.written
+        hashes = {p.name: file_hash(p) for p in files}
+        dataset_hash = hashlib.sha256("".join(f"{k}:{v}\n" for k, v in sorted(hashes.items())).encode()).hexdigest()
+        tokens: dict[str, Any] = {"tokenizer": tok_name}
+        if counter is not None:
+            tokens.update(counter.summary(ctx.max_length, ctx.overlength))
+            tokens["sampled"] = config.length_sample != 0 and tokens.get("measured_rows", 0) < sum(by_component.values())
+        else:
+            tokens["note"] = tok_note or "no tokenizer given (train.base_model or mix.tokenizer); lengths not measured"
+        shortfalls = [f"{s.component}/{s.lang or 'any'}: {s.written:,} of {s.requested:,}"
+                      for s in slots if s.written < s.requested]
+        counts = {"rows": sum(by_component.values()), "components": by_component,
+                  "languages": by_lang, "component_languages": by_pair, "files": len(files)}
+        extra = {"seed": config.seed, "dedupe": config.dedupe, "columns": list(MIX_COLUMNS),
+                 "slots": [asdict(s) for s in slots], "tokens": tokens, "shortfalls": shortfalls,
+                 "hashes": {"dataset": dataset_hash, "files": hashes}}
+        return MixResult(counts=counts, extra=extra)
+
+
+@hookimpl
+def register_mixers(register):
+    register(CompositionMixer())

@@ -1,0 +1,220 @@
+"""SFT examples as tokens: the assistant-only loss mask, padding, and exact packing.
+
+* :func:`tokenize_chat` renders a conversation with the model's chat template and labels
+  only the assistant turns (their text and the closing ``<|im_end|>``); prompt tokens get
+  ``-100``. Spans are found on the rendered text with the tokenizer's character offsets, so
+  the mask is right whatever the template adds around the turns.
+* :class:`PaddingCollator` pads a micro-batch to its longest example (``packing = false``).
+  Padding tokens carry no loss and attend to nothing, so this gives the same loss as the
+  paper's padding to the full context, with less compute.
+* :func:`pack_groups` + :class:`FlatteningCollator` (``packing = true``): several examples
+  share one row; the micro-batch is flattened to shape ``[1, tokens]`` with position ids
+  restarting at 0 for every example and *no* attention mask. transformers then detects the
+  restarts and builds a block-diagonal causal mask (sdpa/eager), or uses variable-length
+  flash-attention, so no token attends across examples.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from jre.errors import UserError
+
+IGNORE_INDEX = -100
+
+
+def assistant_spans(messages: Sequence[dict[str, str]], tokenizer: Any) -> tuple[str, list[tuple[int, int]]]:
+    """The rendered conversation and the character spans of its assistant turns.
+
+    Each span starts after the generation prompt (``<|im_start|>assistant\\n``) and ends after
+    the turn's end-of-turn token, trailing newlines excluded.
+    """
+    text = tokenizer.apply_chat_template(list(messages), tokenize=False)
+    spans = []
+    for i, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        prefix = tokenizer.apply_chat_template(list(messages[:i]), tokenize=False, add_generation_prompt=True)
+        upto = tokenizer.apply_chat_template(list(messages[: i + 1]), tokenize=False)
+        if not (upto.startswith(prefix) and text.startswith(upto.rstrip("\n"))):
+            raise UserError("the chat template does not render conversations prefix by prefix, so the "
+                            "assistant-only loss mask cannot be placed", field="train.base_model")
+        spans.append((len(prefix), len(upto.rstrip("\n"))))
+    return text, spans
+
+
+def tokenize_chat(messages: Sequence[dict[str, str]], tokenizer: Any) -> dict[str, list[int]]:
+    """``input_ids`` and ``labels`` (``-100`` outside assistant turns) of one conversation."""
+    text, spans = assistant_spans(messages, tokenizer)
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = list(enc["input_ids"])
+    labels = [IGNORE_INDEX] * len(ids)
+    for j, (start, _end) in enumerate(enc["offset_mapping"]):
+        if any(s <= start < e for s, e in spans):
+            labels[j] = ids[j]
+    return {"input_ids": ids, "labels": labels}
+
+
+def fit_to_context(example: dict[str, list[int]], max_length: int, overlength: str) -> dict[str, list[int]] | None:
+    """Apply the over-length policy: ``truncate`` cuts to ``max_length``, ``drop`` returns None.
+
+    An example left with no label token (a prompt longer than the context) is dropped too.
+    """
+    if len(example["input_ids"]) > max_length:
+        if overlength == "drop":
+            return None
+        example = {k: v[:max_length] for k, v in example.items()}
+    if all(x == IGNORE_INDEX for x in example["labels"]):
+        return None
+    return example
+
+
+def template_overhead(tokenizer: Any) -> int:
+    """Tokens the chat template needs around an empty user turn and an empty assistant turn."""
+    text = tokenizer.apply_chat_template([{"role": "user", "content": ""}, {"role": "assistant", "content": ""}],
+                                         tokenize=False)
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def pack_groups(lengths: Sequence[int], max_length: int, *, buffer: int = 20000) -> list[list[int]]:
+    """Group example indices into rows of at most ``max_length`` tokens (best-fit decreasing).
+
+    Works through ``buffer`` examples at a time so memory and time stay bounded on millions
+    of examples; within a buffer each example (longest first) goes into the open row it fills
+    most tightly. An example longer than ``max_length`` gets a row of its own.
+    """
+    groups: list[list[int]] = []
+    for start in range(0, len(lengths), buffer):
+        idx = sorted(range(start, min(start + buffer, len(lengths))), key=lambda i: (-lengths[i], i))
+        rows: list[list[int]] = []
+        free: list[tuple[int, int]] = []  # sorted (remaining capacity, row number)
+        for i in idx:
+            n = lengths[i]
+            k = bisect.bisect_left(free, (n, -1))
+            if k < len(free):
+                room, row = free.pop(k)
+                rows[row].append(i)
+                bisect.insort(free, (room - n, row))
+            else:
+                rows.append([i])
+                if max_length - n > 0:
+                    bisect.insort(free, (max_length - n, len(rows) - 1))
+        groups.extend(rows)
+    return groups
+
+
+@dataclass
+class TokenMeter:
+    """Counts real and padded tokens and examples seen by a collator (for the training log)."""
+
+    tokens: int = 0
+    positions: int = 0
+    examples: int = 0
+    rows: int = 0
+    _mark: tuple[int, int, int] = field(default=(0, 0, 0))
+
+    def take(self) -> tuple[int, int, int]:
+        """Tokens, positions and examples since the previous call."""
+        t, p, e = self.tokens - self._mark[0], self.positions - self._mark[1], self.examples - self._mark[2]
+        self._mark = (self.tokens, self.positions, self.examples)
+        return t, p, e
+
+
+class PaddingCollator:
+    """Right-pads a micro-batch of examples to its longest one (``labels`` padded with -100)."""
+
+    def __init__(self, pad_token_id: int, meter: TokenMeter | None = None, pad_to_multiple_of: int | None = None) -> None:
+        self.pad_token_id = pad_token_id
+        self.meter = meter or TokenMeter()
+        self.multiple = pad_to_multiple_of
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        width = max(len(f["input_ids"]) for f in features)
+        if self.multiple:
+            width = -(-width // self.multiple) * self.multiple
+        ids = torch.full((len(features), width), self.pad_token_id, dtype=torch.long)
+        labels = torch.full((len(features), width), IGNORE_INDEX, dtype=torch.long)
+        mask = torch.zeros((len(features), width), dtype=torch.long)
+        for r, f in enumerate(features):
+            n = len(f["input_ids"])
+            ids[r, :n] = torch.tensor(f["input_ids"])
+            labels[r, :n] = torch.tensor(f["labels"])
+            mask[r, :n] = 1
+        self.meter.tokens += int(mask.sum())
+        self.meter.positions += ids.numel()
+        self.meter.examples += len(features)
+        self.meter.rows += len(features)
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+class FlatteningCollator:
+    """Flattens packed rows (lists of examples) into one ``[1, tokens]`` sequence.
+
+    Position ids restart at 0 per example and no attention mask is returned, which is what
+    makes transformers keep examples apart; the first label of every example is -100 so no
+    example is trained to predict the start of the next.
+    """
+
+    def __init__(self, meter: TokenMeter | None = None) -> None:
+        self.meter = meter or TokenMeter()
+
+    def __call__(self, rows: list[list[dict[str, Any]] | dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        ids: list[int] = []
+        labels: list[int] = []
+        positions: list[int] = []
+        examples = 0
+        for row in rows:
+            for ex in (row if isinstance(row, list) else [row]):
+                n = len(ex["input_ids"])
+                ids.extend(ex["input_ids"])
+                labels.append(IGNORE_INDEX)
+                labels.extend(ex["labels"][1:])
+                positions.extend(range(n))
+                examples += 1
+        self.meter.tokens += len(ids)
+        self.meter.positions += len(ids)
+        self.meter.examples += examples
+        self.meter.rows += len(rows)
+        return {"input_ids": torch.tensor([ids]), "labels": torch.tensor([labels]),
+                "position_ids": torch.tensor([positions])}
+
+
+class PackedRows:
+    """A map-style dataset whose items are packed rows: lists of tokenized examples."""
+
+    def __init__(self, examples: Any, groups: list[list[int]]) -> None:
+        self.examples = examples
+        self.groups = groups
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def __getitem__(self, i: int) -> list[dict[str, Any]]:
+        return [self.examples[j] for j in self.groups[i]]
+
+
+def padded_efficiency(lengths: Iterable[int], batch: int, pad_to: int | None = None) -> float:
+    """Share of non-padding positions when padding ``batch`` examples at a time.
+
+    ``pad_to`` pads every row to that width (the paper pads to the context length);
+    otherwise each micro-batch is padded to its longest example.
+    """
+    lengths = list(lengths)
+    real = sum(lengths)
+    total = 0
+    for i in range(0, len(lengths), batch):
+        chunk = lengths[i:i + batch]
+        total += len(chunk) * (pad_to or max(chunk))
+    return real / total if total else 1.0
+
+
+def packed_efficiency(lengths: Sequence[int], groups: list[list[int]], max_length: int) -> float:
+    """Share of non-padding positions when each packed row is padded to ``max_length``."""
+    real = sum(min(lengths[i], max_length) for g in groups for i in g)
+    return real / (len(groups) * max_length) if groups else 1.0

@@ -2,12 +2,53 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterable, Iterator, Protocol
+from typing import Any, ClassVar, Iterable, Iterator, Literal, Protocol
 
 from pydantic import BaseModel
 
-from jre.kinds.base import Plugin
+from jre.kinds.base import Plugin, StrictModel
 from jre.records import ChatRequest, Generation
+
+ReasoningFormat = Literal["think", "harmony", "none"]
+
+
+class EngineConfig(StrictModel):
+    """Options every engine shares. A stage fills ``model`` when the recipe leaves it out.
+
+    ``reasoning_format`` says how raw text is split: ``think`` (``<think>…</think>``, R1,
+    Qwen3), ``harmony`` (gpt-oss channels) or ``none`` (a plain model: no trace at all).
+    ``prefilled_think`` says the chat template already opened ``<think>``; ``None`` detects it
+    from the rendered prompt where the engine renders it itself.
+    """
+
+    model: str | None = None
+    reasoning_format: ReasoningFormat = "think"
+    prefilled_think: bool | None = None
+
+
+def split_generation(text: str, *, reasoning_format: ReasoningFormat = "think",
+                     prefilled: bool = False, finish_reason: str | None = None,
+                     prompt_tokens: int | None = None,
+                     completion_tokens: int | None = None) -> Generation:
+    """Turn one raw output into a :class:`Generation` according to ``reasoning_format``."""
+    from jre.reasoning import generation_from_harmony, generation_from_text
+
+    if reasoning_format == "harmony":
+        return generation_from_harmony(text, finish_reason=finish_reason,
+                                       prompt_tokens=prompt_tokens,
+                                       completion_tokens=completion_tokens)
+    if reasoning_format == "none":
+        return Generation(text=text, reasoning=None, content=text, think_closed=True,
+                          finish_reason=finish_reason, prompt_tokens=prompt_tokens,
+                          completion_tokens=completion_tokens)
+    return generation_from_text(text, prefilled=prefilled, finish_reason=finish_reason,
+                                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+
+def new_stats() -> dict[str, Any]:
+    """The counters every engine client keeps in ``stats``."""
+    return {"requests": 0, "generations": 0, "retries": 0, "errors": {},
+            "prompt_tokens": 0, "completion_tokens": 0}
 
 
 class EngineClient(Protocol):

@@ -1,0 +1,194 @@
+"""The ``hf`` engine: transformers ``generate`` on CPU or GPU, batched with left padding.
+
+What the tests and the CPU quickstart run on. Requests with the same sampling settings are
+batched together; each batch is seeded from the engine seed (or the request's own) and the
+ids of its requests, so the same requests give the same outputs on every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Literal
+
+from pydantic import Field
+
+from jre import hookimpl
+from jre.errors import UserError
+from jre.kinds.engine import Engine, EngineConfig, new_stats, split_generation
+from jre.records import ChatRequest, Generation, Sampling
+
+
+class HFConfig(EngineConfig):
+    """Options of the ``hf`` engine."""
+
+    batch_size: int = Field(default=8, ge=1)
+    device: str = "auto"  # "auto" → cuda when available, else cpu
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    seed: int = 0
+    trust_remote_code: bool = False
+    chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+def _sampling_key(s: Sampling) -> tuple[Any, ...]:
+    return (s.n, s.temperature, s.top_p, s.max_tokens, s.seed, tuple(s.stop or ()))
+
+
+def _batch_seed(base: int, requests: list[ChatRequest]) -> int:
+    digest = hashlib.sha256(f"{base}|{'|'.join(r.id for r in requests)}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+class HFClient:
+    """A loaded transformers model; see :class:`HFEngine`."""
+
+    def __init__(self, config: HFConfig) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from jre.chat import ensure_chat_template
+
+        if not config.model:
+            raise UserError("the hf engine needs a model path or id", field="engine.model")
+        self.config = config
+        device = config.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = config.dtype
+        if dtype == "auto":
+            dtype = "bfloat16" if device.startswith("cuda") else "float32"
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(
+                config.model, trust_remote_code=config.trust_remote_code)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                config.model, dtype=getattr(torch, dtype),
+                trust_remote_code=config.trust_remote_code).to(device)
+        except (OSError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserError(f"cannot load model: {first}", where=config.model) from None
+        self.model.eval()
+        self.device = device
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        ensure_chat_template(self.tokenizer)
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        if self.tokenizer.eos_token_id is not None:
+            eos_ids.add(self.tokenizer.eos_token_id)
+        self.eos_ids = eos_ids
+        self.pad_id = self.tokenizer.pad_token_id
+        self.stats: dict[str, Any] = new_stats()
+
+    def _prompt(self, request: ChatRequest) -> str:
+        kwargs = {**self.config.chat_template_kwargs, **request.chat_template_kwargs}
+        return self.tokenizer.apply_chat_template(request.messages, tokenize=False,
+                                                  add_generation_prompt=True, **kwargs)
+
+    def generate(self, requests: Iterable[ChatRequest]) -> Iterator[tuple[ChatRequest, list[Generation]]]:
+        """Generate for ``requests`` in batches of ``batch_size`` prompts with equal sampling."""
+        groups: dict[tuple[Any, ...], list[ChatRequest]] = {}
+        for request in requests:
+            key = _sampling_key(request.sampling)
+            group = groups.setdefault(key, [])
+            group.append(request)
+            if len(group) >= self.config.batch_size:
+                yield from self._run_batch(group)
+                groups[key] = []
+        for group in groups.values():
+            if group:
+                yield from self._run_batch(group)
+
+    def _run_batch(self, batch: list[ChatRequest]) -> Iterator[tuple[ChatRequest, list[Generation]]]:
+        import torch
+
+        sampling = batch[0].sampling
+        prompts = [self._prompt(r) for r in batch]
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True,
+                             add_special_tokens=False).to(self.device)
+        prompt_lens = enc["attention_mask"].sum(dim=1).tolist()
+        seed = sampling.seed if sampling.seed is not None else self.config.seed
+        torch.manual_seed(_batch_seed(seed, batch))
+        do_sample = sampling.temperature > 0
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": sampling.max_tokens, "num_return_sequences": sampling.n,
+            "do_sample": do_sample, "pad_token_id": self.pad_id,
+            "eos_token_id": sorted(self.eos_ids) or None,
+        }
+        if do_sample:
+            kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        if sampling.stop:
+            kwargs.update(stop_strings=list(sampling.stop), tokenizer=self.tokenizer)
+        with torch.inference_mode():
+            out = self.model.generate(**enc, **kwargs)
+        new_tokens = out[:, enc["input_ids"].shape[1]:].tolist()
+        for i, request in enumerate(batch):
+            prefilled = self.config.prefilled_think
+            if prefilled is None:
+                prefilled = prompts[i].rstrip().endswith("<think>")
+            gens = [self._generation(new_tokens[i * sampling.n + j], sampling, prefilled,
+                                     prompt_lens[i]) for j in range(sampling.n)]
+            self.stats["requests"] += 1
+            self.stats["generations"] += len(gens)
+            self.stats["prompt_tokens"] += prompt_lens[i]
+            self.stats["completion_tokens"] += sum(g.completion_tokens or 0 for g in gens)
+            yield request, gens
+
+    def _generation(self, ids: list[int], sampling: Sampling, prefilled: bool,
+                    prompt_tokens: int) -> Generation:
+        finish = "length"
+        kept: list[int] = []
+        for token in ids:
+            kept.append(token)
+            if token in self.eos_ids:
+                finish = "stop"
+                break
+        if finish == "length":
+            # A row that ended early without EOS was padded after a stop string matched
+            # (possibly across the prompt boundary, so the text may not contain it).
+            while kept and kept[-1] == self.pad_id:
+                kept.pop()
+            if len(kept) < sampling.max_tokens:
+                finish = "stop"
+        text_ids = [t for t in kept if t not in self.eos_ids and t != self.pad_id]
+        completion_tokens = len(kept)
+        text = self.tokenizer.decode(text_ids, skip_special_tokens=False)
+        for stop in sampling.stop or ():
+            cut = text.find(stop)
+            if cut >= 0:
+                text, finish = text[:cut], "stop"
+        return split_generation(text, reasoning_format=self.config.reasoning_format,
+                                prefilled=prefilled, finish_reason=finish,
+                                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+    def close(self) -> None:
+        """Free the model (and GPU memory)."""
+        self.model = None  # type: ignore[assignment]
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass
+
+
+class HFEngine(Engine):
+    """transformers ``generate``: batched, left-padded, seeded, on CPU or GPU."""
+
+    name = "hf"
+    description = "transformers generate on CPU or GPU (tests, CPU quickstart, small models)"
+    config_model = HFConfig
+
+    def load(self, config: HFConfig | None) -> HFClient:
+        config = config or HFConfig()
+        if config.model and not Path(config.model).expanduser().exists() and "/" not in config.model:
+            raise UserError("no such model folder", where=config.model, field="engine.model")
+        return HFClient(config)
+
+
+@hookimpl
+def register_engines(register):
+    register(HFEngine())

@@ -92,7 +92,12 @@ def generation_from_harmony(text: str, *, finish_reason: str | None = None,
     """
     analysis: list[str] = []
     final: list[str] | None = None
-    for match in _HARMONY_MESSAGE.finditer(text):
+    matches = list(_HARMONY_MESSAGE.finditer(text))
+    if not matches:
+        return _harmony_without_markers(text, finish_reason=finish_reason,
+                                        prompt_tokens=prompt_tokens,
+                                        completion_tokens=completion_tokens)
+    for match in matches:
         channel, body = match.group("channel"), match.group("body")
         if channel == "final":
             final = (final or []) + [body]
@@ -104,6 +109,20 @@ def generation_from_harmony(text: str, *, finish_reason: str | None = None,
                       think_closed=final is not None or reasoning is None,
                       finish_reason=finish_reason, prompt_tokens=prompt_tokens,
                       completion_tokens=completion_tokens)
+
+
+_STRIPPED_HARMONY = re.compile(r"^analysis(?P<analysis>.*?)(?:assistantfinal(?P<final>.*))?$", re.S)
+
+
+def _harmony_without_markers(text: str, **extra: Any) -> Generation:
+    # Decoding with special tokens skipped leaves "analysis…assistantfinal…"; anything
+    # else without channel markers is a plain answer.
+    match = _STRIPPED_HARMONY.match(text)
+    if match:
+        final = match.group("final")
+        return Generation(text=text, reasoning=match.group("analysis"), content=final,
+                          think_closed=final is not None, **extra)
+    return Generation(text=text, reasoning=None, content=text, think_closed=True, **extra)
 
 
 def answer_text(gen: Generation, policy: AnswerPolicy = "trace") -> str:

@@ -7,9 +7,8 @@
 * :class:`PaddingCollator` pads a micro-batch to its longest example (``packing = false``).
   Padding tokens carry no loss and attend to nothing, so this gives the same loss as the
   paper's padding to the full context, with less compute.
-* :func:`pack_groups` + :class:`FlatteningCollator` (``packing = true``): several examples
-  share one row; the micro-batch is flattened to shape ``[1, tokens]`` with position ids
-  restarting at 0 for every example and *no* attention mask. transformers then detects the
+* :func:`pack_groups` + :class:`PackedCollator` (``packing = true``): several examples
+  share one row, with position ids restarting at 0 for every example and *no* attention mask. transformers then detects the
   restarts and builds a block-diagonal causal mask (sdpa/eager), or uses variable-length
   flash-attention, so no token attends across examples.
 """
@@ -107,7 +106,7 @@ def pack_groups(lengths: Sequence[int], max_length: int, *, buffer: int = 20000)
 
 @dataclass
 class TokenMeter:
-    """Counts real and padded tokens and examples seen by a collator (for the training log)."""
+    """Counts real and padded tokens and the examples training has seen (for the log)."""
 
     tokens: int = 0
     positions: int = 0
@@ -122,12 +121,20 @@ class TokenMeter:
         return t, p, e
 
 
+#: Keys the collators add for the training log; the trainer removes them before the forward pass.
+STAT_KEYS = ("real_tokens", "num_examples")
+
+
+def model_inputs(batch: dict[str, Any]) -> dict[str, Any]:
+    """A collated batch without :data:`STAT_KEYS`, ready for ``model(**batch)``."""
+    return {k: v for k, v in batch.items() if k not in STAT_KEYS}
+
+
 class PaddingCollator:
     """Right-pads a micro-batch of examples to its longest one (``labels`` padded with -100)."""
 
-    def __init__(self, pad_token_id: int, meter: TokenMeter | None = None, pad_to_multiple_of: int | None = None) -> None:
+    def __init__(self, pad_token_id: int, pad_to_multiple_of: int | None = None) -> None:
         self.pad_token_id = pad_token_id
-        self.meter = meter or TokenMeter()
         self.multiple = pad_to_multiple_of
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
@@ -144,45 +151,58 @@ class PaddingCollator:
             ids[r, :n] = torch.tensor(f["input_ids"])
             labels[r, :n] = torch.tensor(f["labels"])
             mask[r, :n] = 1
-        self.meter.tokens += int(mask.sum())
-        self.meter.positions += ids.numel()
-        self.meter.examples += len(features)
-        self.meter.rows += len(features)
-        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask,
+                "real_tokens": mask.sum(), "num_examples": torch.tensor(len(features))}
 
 
-class FlatteningCollator:
-    """Flattens packed rows (lists of examples) into one ``[1, tokens]`` sequence.
+class PackedCollator:
+    """Collates packed rows (lists of examples) without any attention mask.
 
-    Position ids restart at 0 per example and no attention mask is returned, which is what
-    makes transformers keep examples apart; the first label of every example is -100 so no
-    example is trained to predict the start of the next.
+    Position ids restart at 0 for every example, which is what makes transformers keep the
+    examples apart; the first label of every example is -100 so no example is trained to
+    predict the start of the next. Two layouts:
+
+    * ``flatten=False`` (sdpa/eager): one batch row per packed row, ``[rows, longest]``; the
+      tail of a shorter row is padding that forms its own position-0 segment, so real tokens
+      never see it. Attention cost stays quadratic in the row, not in the micro-batch.
+    * ``flatten=True`` (flash-attention varlen, which detects packing only at batch size 1):
+      the whole micro-batch as one ``[1, tokens]`` sequence, no padding at all.
     """
 
-    def __init__(self, meter: TokenMeter | None = None) -> None:
-        self.meter = meter or TokenMeter()
+    def __init__(self, pad_token_id: int = 0, *, flatten: bool = False) -> None:
+        self.pad_token_id = pad_token_id
+        self.flatten = flatten
+
+    @staticmethod
+    def _row(examples: list[dict[str, Any]]) -> tuple[list[int], list[int], list[int]]:
+        ids: list[int] = []
+        labels: list[int] = []
+        positions: list[int] = []
+        for ex in examples:
+            ids.extend(ex["input_ids"])
+            labels.append(IGNORE_INDEX)
+            labels.extend(ex["labels"][1:])
+            positions.extend(range(len(ex["input_ids"])))
+        return ids, labels, positions
 
     def __call__(self, rows: list[list[dict[str, Any]] | dict[str, Any]]) -> dict[str, Any]:
         import torch
 
-        ids: list[int] = []
-        labels: list[int] = []
-        positions: list[int] = []
-        examples = 0
-        for row in rows:
-            for ex in (row if isinstance(row, list) else [row]):
-                n = len(ex["input_ids"])
-                ids.extend(ex["input_ids"])
-                labels.append(IGNORE_INDEX)
-                labels.extend(ex["labels"][1:])
-                positions.extend(range(n))
-                examples += 1
-        self.meter.tokens += len(ids)
-        self.meter.positions += len(ids)
-        self.meter.examples += examples
-        self.meter.rows += len(rows)
-        return {"input_ids": torch.tensor([ids]), "labels": torch.tensor([labels]),
-                "position_ids": torch.tensor([positions])}
+        rows = [row if isinstance(row, list) else [row] for row in rows]
+        if self.flatten:
+            rows = [[ex for row in rows for ex in row]]
+        built = [self._row(row) for row in rows]
+        width = max(len(ids) for ids, _, _ in built)
+        out_ids, out_labels, out_pos = [], [], []
+        for ids, labels, positions in built:
+            pad = width - len(ids)
+            out_ids.append(ids + [self.pad_token_id] * pad)
+            out_labels.append(labels + [IGNORE_INDEX] * pad)
+            out_pos.append(positions + list(range(pad)))
+        real = sum(len(ids) for ids, _, _ in built)
+        return {"input_ids": torch.tensor(out_ids), "labels": torch.tensor(out_labels),
+                "position_ids": torch.tensor(out_pos), "real_tokens": torch.tensor(real),
+                "num_examples": torch.tensor(sum(len(row) for row in rows))}
 
 
 class PackedRows:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from jre.sft_data import (IGNORE_INDEX, FlatteningCollator, PaddingCollator, fit_to_context, pack_groups,
+from jre.sft_data import (IGNORE_INDEX, PackedCollator, model_inputs, PaddingCollator, fit_to_context, pack_groups,
                           packed_efficiency, tokenize_chat)
 
 
@@ -60,7 +60,7 @@ def _examples(tok, n=5):
 def _summed_loss(model, batch):
     import torch
 
-    logits = model(**batch, use_cache=False).logits[:, :-1].float()
+    logits = model(**model_inputs(batch), use_cache=False).logits[:, :-1].float()
     labels = batch["labels"][:, 1:]
     return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
                                              ignore_index=IGNORE_INDEX, reduction="sum")
@@ -73,9 +73,9 @@ def test_packed_loss_and_gradients_equal_one_by_one(tiny_model, tok, attn):
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32, attn_implementation=attn)
     examples = _examples(tok)
-    packed = FlatteningCollator()([examples])
-    assert packed["input_ids"].shape[0] == 1 and "attention_mask" not in packed
-    assert (packed["position_ids"] == 0).sum() == len(examples)
+    # Two packed rows of unequal length, as the sdpa/eager layout collates them.
+    packed = model_inputs(PackedCollator(tok.pad_token_id)([examples[:3], examples[3:]]))
+    assert packed["input_ids"].shape[0] == 2 and "attention_mask" not in packed
 
     model.zero_grad()
     loss_packed = _summed_loss(model, packed)
@@ -94,8 +94,10 @@ def test_packed_loss_and_gradients_equal_one_by_one(tiny_model, tok, attn):
     with torch.no_grad():
         single_logits = torch.cat([model(input_ids=torch.tensor([e["input_ids"]]), use_cache=False).logits[0]
                                    for e in examples])
-        packed_logits = model(**packed, use_cache=False).logits[0]
-        leaky = dict(packed, position_ids=torch.arange(packed["input_ids"].shape[1])[None])
+        flat = model_inputs(PackedCollator(tok.pad_token_id, flatten=True)([examples]))
+        assert flat["input_ids"].shape[0] == 1 and (flat["position_ids"] == 0).sum() == len(examples)
+        packed_logits = model(**flat, use_cache=False).logits[0]
+        leaky = dict(flat, position_ids=torch.arange(flat["input_ids"].shape[1])[None])
         leaky_logits = model(**leaky, use_cache=False).logits[0]
     assert (packed_logits - single_logits).abs().max().item() < 1e-4
     assert (leaky_logits - single_logits).abs().max().item() > 1e-2
@@ -108,20 +110,27 @@ def test_padded_batch_equals_one_by_one(tiny_model, tok):
     model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
     examples = _examples(tok)
     batch = PaddingCollator(tok.pad_token_id)(examples)
-    assert batch["attention_mask"].sum() == sum(len(e["input_ids"]) for e in examples)
+    assert batch["real_tokens"].item() == sum(len(e["input_ids"]) for e in examples)
     with torch.no_grad():
         padded = _summed_loss(model, batch).item()
         single = sum(_summed_loss(model, PaddingCollator(tok.pad_token_id)([e])).item() for e in examples)
     assert padded == pytest.approx(single, rel=1e-4)
 
 
-def test_flattening_masks_the_first_label_of_every_example():
+def test_packed_collator_layouts():
     rows = [[{"input_ids": [1, 2, 3], "labels": [1, 2, 3]}, {"input_ids": [4, 5], "labels": [4, 5]}],
             [{"input_ids": [6, 7], "labels": [IGNORE_INDEX, 7]}]]
-    out = FlatteningCollator()(rows)
-    assert out["input_ids"].tolist() == [[1, 2, 3, 4, 5, 6, 7]]
-    assert out["position_ids"].tolist() == [[0, 1, 2, 0, 1, 0, 1]]
-    assert out["labels"].tolist() == [[IGNORE_INDEX, 2, 3, IGNORE_INDEX, 5, IGNORE_INDEX, 7]]
+    flat = PackedCollator(0, flatten=True)(rows)
+    assert flat["input_ids"].tolist() == [[1, 2, 3, 4, 5, 6, 7]]
+    assert flat["position_ids"].tolist() == [[0, 1, 2, 0, 1, 0, 1]]
+    assert flat["labels"].tolist() == [[IGNORE_INDEX, 2, 3, IGNORE_INDEX, 5, IGNORE_INDEX, 7]]
+    assert (flat["real_tokens"].item(), flat["num_examples"].item()) == (7, 3)
+    per_row = PackedCollator(0)(rows)
+    assert per_row["input_ids"].tolist() == [[1, 2, 3, 4, 5], [6, 7, 0, 0, 0]]
+    # The padding tail is a segment of its own (positions restart), so nothing attends to it.
+    assert per_row["position_ids"].tolist() == [[0, 1, 2, 0, 1], [0, 1, 0, 1, 2]]
+    assert per_row["labels"].tolist() == [[IGNORE_INDEX, 2, 3, IGNORE_INDEX, 5], [IGNORE_INDEX, 7] + [IGNORE_INDEX] * 3]
+    assert per_row["real_tokens"].item() == 7
 
 
 def test_pack_groups_is_a_partition_within_the_context():

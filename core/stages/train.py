@@ -1,0 +1,110 @@
+"""The ``train`` stage: the mix dataset → a fine-tuned model in ``<run>/train/model``.
+
+Without a launcher it trains in this process. With ``[train.launch] launcher = "torchrun"``
+(or ``accelerate`` / ``deepspeed``) it runs the launcher, which starts
+``python -m jre.sft_train`` on every rank; ``jre train --print-launch`` only prints that
+command, for job scripts (SLURM) that start the workers themselves.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import click
+
+from jre.errors import UserError
+from jre.recipe import Recipe
+from jre.stages import Stage, StageContext
+
+
+def _inputs(store: Any) -> dict[str, str]:
+    """The mix dataset's content hash (from its manifest): a new mix means a new training."""
+    manifest = store.read_manifest("mix")
+    if manifest is None or manifest.status != "complete":
+        return {"mix": "missing"}
+    return {"mix": str(manifest.extra.get("hashes", {}).get("dataset", manifest.finished))}
+
+
+def run_in_process(recipe: Recipe, store: Any, *, force: bool = False, console: Any = None) -> None:
+    """Train in this process (a single device, or one rank of a launched run)."""
+    import os
+
+    from jre.sft_train import TrainPaths, train
+
+    paths = TrainPaths.of(store)
+    config_hash = recipe.section_hash("train")
+    inputs = _inputs(store)
+    rank0 = os.environ.get("RANK", "0") == "0"
+    if not force and paths.model.is_dir() and store.is_fresh("train", config_hash=config_hash, inputs=inputs):
+        if console is not None and rank0:
+            console.print("train: up to date (use --force to retrain)")
+        return
+    manifest = store.begin("train", config_hash=config_hash, inputs=inputs) if rank0 else None
+    counts = train(recipe, store, force=force, console=console)
+    if manifest is not None:
+        store.finish(manifest, counts=counts, extra={"model": str(paths.model), "log": str(paths.log)})
+    if console is not None and rank0:
+        console.print(f"train: {counts['steps']} steps, loss {counts['first_loss']} → {counts['last_loss']}; "
+                      f"model → {paths.model}")
+
+
+def run(ctx: StageContext) -> None:
+    from jre.sft_train import format_command, grad_accumulation, inside_launcher, launch_command, world_size
+
+    recipe = ctx.recipe
+    section = recipe.train
+    if section.launch.launcher == "none" or inside_launcher():
+        if ctx.options.get("print_launch"):
+            raise UserError("--print-launch needs [train.launch] launcher = torchrun, accelerate or deepspeed",
+                            where=str(recipe.path), field="train.launch.launcher")
+        run_in_process(recipe, ctx.store, force=ctx.force, console=ctx.console)
+        return
+    grad_accumulation(section, world_size(section))  # fail before starting any worker
+    if section.deepspeed is not None:
+        from jre.sft_train import TrainPaths, write_deepspeed_config
+
+        write_deepspeed_config(section.deepspeed, TrainPaths.of(ctx.store).deepspeed)
+    cmd = launch_command(recipe.path or Path("recipe.toml"), ctx.store.root, section)
+    if ctx.force:
+        cmd.append("--force")
+    if ctx.options.get("print_launch"):
+        click.echo(format_command(cmd))
+        return
+    ctx.console.print(f"train: launching {format_command(cmd)}")
+    try:
+        status = subprocess.call(cmd)
+    except FileNotFoundError:
+        raise UserError(f"launcher {cmd[0]!r} not found; install it (the jre[deepspeed] extra for "
+                        "deepspeed) or use --print-launch", field="train.launch.launcher") from None
+    if status != 0:
+        raise UserError(f"training workers exited with status {status}", where=str(recipe.path))
+
+
+def plan(recipe: Recipe) -> list[str]:
+    from jre.sft_train import launch_command, world_size
+
+    t = recipe.train
+    world = world_size(t)
+    lines = [f"base model {t.base_model}",
+             f"lr {t.learning_rate:g}, epochs {t.epochs:g}" + (f", max_steps {t.max_steps}" if t.max_steps else "")
+             + f", global batch {t.global_batch_size} ({t.micro_batch_size} per device × {world} process(es)"
+             + (", packed rows)" if t.packing else ")") + f", context {t.max_length:,}",
+             f"packing {'on' if t.packing else 'off (padded)'}, over-length {t.overlength}, "
+             f"{'LoRA r=' + str(t.lora.r) if t.lora else 'full fine-tuning'}"
+             + (f", DeepSpeed ZeRO-{t.deepspeed.stage}" if t.deepspeed else "")]
+    if t.launch.launcher != "none":
+        from jre.sft_train import format_command
+
+        from jre.store import RunStore
+
+        root = RunStore.for_recipe(recipe).root
+        lines.append("launch: " + format_command(launch_command(recipe.path or Path("recipe.toml"), root, t)))
+    return lines
+
+
+STAGE = Stage(name="train", run=run, plan=plan,
+              help="Fine-tune [train].base_model on the mix dataset of RECIPE_FILE.",
+              options=[click.Option(["--print-launch"], is_flag=True,
+                                    help="Print the multi-process launch command instead of running it.")])

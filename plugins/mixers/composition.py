@@ -41,7 +41,7 @@ class Component(StrictModel):
     langs: list[str] | None = Field(default=None, min_length=1)
     sources: dict[str, str] | None = Field(default=None, min_length=1)
     domain: str | None = None
-    teacher: str | None = None
+    teacher: str | dict[str, str] | None = None  # label for the plan: one, or one per language
     strip_trace: bool = False
     keep_unclosed: bool = False
     allow_fewer: bool | None = None
@@ -102,11 +102,12 @@ class _Slot:
     written: int = 0
 
 
-def _teacher_of(component: Component, spec: str, recipe: Any) -> str:
+def _teacher_of(component: Component, lang: str | None, spec: str, recipe: Any) -> str:
     synth = getattr(recipe, "synth", None)
     if synth is not None and spec in synth.datasets:
         return synth.datasets[spec].teacher.name
-    return component.teacher or "as recorded in the source"
+    label = component.teacher.get(lang or "", None) if isinstance(component.teacher, dict) else component.teacher
+    return label or "as recorded in the source"
 
 
 def _usable(row: dict[str, Any], component: Component) -> bool:
@@ -128,7 +129,7 @@ class CompositionMixer(Mixer):
         for comp in config.components:
             parts = []
             for lang, spec, count in comp.slots():
-                parts.append(f"{count:,} {lang or 'any language'} ← {spec} (teacher {_teacher_of(comp, spec, recipe)})")
+                parts.append(f"{count:,} {lang or 'any language'} ← {spec} (teacher {_teacher_of(comp, lang, spec, recipe)})")
                 total += count
             trace = "instruction + response only (trace stripped)" if comp.strip_trace else "with trace"
             domain = f" [{comp.domain}]" if comp.domain else ""

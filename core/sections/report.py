@@ -1,4 +1,4 @@
-"""``[report]``: the study report written from the analyses."""
+"""``[report]``: the study report (Markdown + one self-contained HTML) written from the analyses."""
 
 from __future__ import annotations
 
@@ -6,4 +6,5 @@ from jre.kinds.base import StrictModel
 
 
 class ReportSection(StrictModel):
-    title: str | None = None
+    title: str | None = None  # default: the recipe's name
+    precision: int = 3  # decimals shown in tables

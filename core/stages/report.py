@@ -1,0 +1,186 @@
+"""The ``report`` stage: the analyses of a run (or study) as Markdown and one HTML file.
+
+Reads ``<run>/analyze/*/result.json`` with their tables, figures and inputs, and writes
+``<run>/report/report.md`` (figures as PNG files next to it) and ``<run>/report/report.html``
+(self-contained: CSS inline, figures embedded as base64 PNG). Sections: the experiment
+factors (Table 1 of the reference study), scores (Table 2), failure rates (Table 3), the
+AICc selection (Table 4), the figures, then every other analysis.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jre.errors import UserError
+from jre.kinds.analysis import markdown_table
+from jre.recipe import Recipe
+from jre.stages import Stage, StageContext
+
+#: (heading, analysis, table) of the four main tables, in order; Table 1 is the factor input.
+MAIN_TABLES = (
+    ("Table 2 · Scores", "scores", "scores"),
+    ("Table 3 · Reasoning failure rates", "failure_rate", "failure_rate"),
+    ("Table 4 · AICc selection of experiment factors", "aicc", "selection"),
+)
+
+CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:72rem;
+color:#1d2330;line-height:1.45;padding:0 1rem}
+h1{border-bottom:2px solid #3056d3;padding-bottom:.3rem}h2{margin-top:2.2rem;color:#22346b}
+table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.86rem;display:block;overflow-x:auto}
+th,td{border:1px solid #c9cfdb;padding:.25rem .5rem;text-align:right;white-space:nowrap}
+th{background:#eef1f8}td:first-child,th:first-child{text-align:left}
+tr:nth-child(even) td{background:#fafbfd}figure{margin:1rem 0}img{max-width:100%;border:1px solid #dde}
+figcaption{font-size:.85rem;color:#556}pre,.summary{background:#f6f7fa;padding:.6rem .8rem;
+border-radius:4px;font-size:.85rem;white-space:pre-wrap}.note{color:#8a5a00}
+"""
+
+
+@dataclass
+class AnalysisResult:
+    """One analysis folder as the report reads it."""
+
+    name: str
+    folder: Path
+    summary: str
+    tables: dict[str, Any] = field(default_factory=dict)
+    figures: dict[str, Path] = field(default_factory=dict)
+
+
+def read_analyses(run_root: Path) -> dict[str, AnalysisResult]:
+    """Every analysis written under ``<run_root>/analyze/``, by name."""
+    import pandas as pd
+
+    found: dict[str, AnalysisResult] = {}
+    for result_json in sorted((run_root / "analyze").glob("*/result.json")):
+        data = json.loads(result_json.read_text(encoding="utf-8"))
+        folder = result_json.parent
+        tables = {}
+        for name in data.get("tables", []):
+            path = folder / "tables" / f"{name}.csv"
+            try:
+                tables[name] = pd.read_csv(path, dtype={"run": str}, keep_default_na=True)
+            except pd.errors.EmptyDataError:
+                tables[name] = pd.DataFrame()
+        figures = {name: folder / "figures" / f"{name}.png" for name in data.get("figures", [])}
+        found[data.get("analysis", folder.name)] = AnalysisResult(
+            name=data.get("analysis", folder.name), folder=folder, summary=data.get("summary", ""),
+            tables=tables, figures=figures)
+    return found
+
+
+def factor_table(analyses: dict[str, AnalysisResult]) -> Any:
+    """The factor table the analyses saw (their ``inputs/factors.csv``), or None."""
+    import pandas as pd
+
+    for result in analyses.values():
+        path = result.folder / "inputs" / "factors.csv"
+        if path.exists():
+            try:
+                return pd.read_csv(path, dtype={"run": str})
+            except pd.errors.EmptyDataError:
+                return None
+    return None
+
+
+def _html_table(table: Any, precision: int) -> str:
+    def cell(value: Any) -> str:
+        if value is None or (isinstance(value, float) and value != value):
+            return ""
+        if isinstance(value, float):
+            return f"{value:.{precision}f}"
+        return html.escape(str(value))
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
+                   for row in table.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def build_report(run_root: Path, title: str, precision: int = 3) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.html`` under ``<run_root>/report/``; return both paths."""
+    analyses = read_analyses(run_root)
+    if not analyses:
+        raise UserError("no analyses to report on; run the analyze stage first",
+                        where=str(run_root / "analyze"))
+    out = run_root / "report"
+    figures_dir = out / "figures"
+    shutil.rmtree(figures_dir, ignore_errors=True)
+    figures_dir.mkdir(parents=True)
+    md: list[str] = [f"# {title}", ""]
+    body: list[str] = [f"<h1>{html.escape(title)}</h1>"]
+
+    def section(heading: str, table: Any, summary: str = "", note: str = "") -> None:
+        md.extend([f"## {heading}", ""])
+        body.append(f"<h2>{html.escape(heading)}</h2>")
+        if summary:
+            md.extend([summary, ""])
+            body.append(f'<div class="summary">{html.escape(summary)}</div>')
+        if table is not None and len(table.columns):
+            md.extend([markdown_table(table, f".{precision}f"), ""])
+            body.append(_html_table(table, precision))
+        elif note:
+            md.extend([f"_{note}_", ""])
+            body.append(f'<p class="note">{html.escape(note)}</p>')
+
+    section("Table 1 · Experiment factors", factor_table(analyses),
+            note="no factor table was given to the analyses")
+    for heading, name, table_name in MAIN_TABLES:
+        result = analyses.get(name)
+        table = result.tables.get(table_name) if result else None
+        section(heading, table, result.summary if result else "",
+                note=f"the `{name}` analysis was not run")
+    md.extend(["## Figures", ""])
+    body.append("<h2>Figures</h2>")
+    for result in analyses.values():
+        for name, path in result.figures.items():
+            if not path.exists():
+                continue
+            target = figures_dir / f"{result.name}-{name}.png"
+            shutil.copyfile(path, target)
+            caption = f"{result.name}: {name.replace('_', ' ')}"
+            md.extend([f"![{caption}](figures/{target.name})", ""])
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            body.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+                        f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    shown = {name for _, name, _ in MAIN_TABLES}
+    for result in analyses.values():
+        if result.name in shown:
+            continue
+        for table_name, table in result.tables.items():
+            section(f"{result.name} · {table_name}", table,
+                    result.summary if table_name == next(iter(result.tables)) else "")
+        if not result.tables:
+            section(result.name, None, result.summary)
+    aicc = analyses.get("aicc")
+    if aicc and "candidates" in aicc.tables:
+        section("AICc · all candidate models", aicc.tables["candidates"])
+    md_path, html_path = out / "report.md", out / "report.html"
+    md_path.write_text("\n".join(md).rstrip() + "\n", encoding="utf-8")
+    page = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
+            + "\n".join(body) + "</body></html>\n")
+    html_path.write_text(page, encoding="utf-8")
+    return md_path, html_path
+
+
+def run(ctx: StageContext) -> None:
+    section = ctx.recipe.report
+    assert section is not None
+    md_path, html_path = build_report(ctx.store.root, section.title or ctx.recipe.name,
+                                      section.precision)
+    ctx.console.print(f"report: {html_path} (Markdown: {md_path})")
+
+
+def plan(recipe: Recipe) -> list[str]:
+    return ["report.md and report.html from the analyses under analyze/"]
+
+
+STAGE = Stage(name="report", run=run, plan=plan,
+              help="Write the Markdown and HTML report of RECIPE_FILE's analyses.")

@@ -1,0 +1,117 @@
+"""``lengths``: trace+response token-length statistics per dataset (Table 1's length column).
+
+Lengths are counted with the student's tokenizer (``tokenizer``, default the base model) on
+the assistant turn exactly as training sees it (``<think>\\n…\\n</think>\\n\\n…``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+from pydantic import Field
+
+from jre import hookimpl
+from jre.errors import UserError
+from jre.kinds import Analysis, StrictModel
+from jre.kinds.analysis import AnalysisInputs, AnalysisOutput
+
+
+class LengthsConfig(StrictModel):
+    """Options of ``lengths``."""
+
+    tokenizer: str | None = None  # default: the inputs' base model
+    datasets: list[str] | None = None  # dataset names to measure; default: all
+    max_examples: int | None = Field(default=None, ge=1)  # per dataset; default: every example
+
+
+def iter_examples(files: list[Path], limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """``{instruction, trace, response}`` of each example in synth JSONL shards or mix Parquet."""
+    import json
+
+    count = 0
+    for path in files:
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            rows = (r for batch in pq.ParquetFile(path).iter_batches(
+                columns=["instruction", "reasoning", "response"]) for r in batch.to_pylist())
+            rows = ({"instruction": r["instruction"], "trace": r["reasoning"],
+                     "response": r["response"]} for r in rows)
+        else:
+            def _jsonl(p: Path = path) -> Iterator[dict[str, Any]]:
+                with open(p, encoding="utf-8") as fh:
+                    for line in fh:
+                        if line.endswith("\n") and line.strip():
+                            yield json.loads(line)
+            rows = _jsonl()
+        for row in rows:
+            if limit is not None and count >= limit:
+                return
+            count += 1
+            yield {"instruction": row.get("instruction") or "", "trace": row.get("trace"),
+                   "response": row.get("response")}
+
+
+def select_datasets(inputs: AnalysisInputs, names: list[str] | None, field: str) -> dict[str, list[Path]]:
+    """The datasets to measure (all, or those named), each with at least one file."""
+    chosen = inputs.datasets if names is None else {n: inputs.datasets.get(n, []) for n in names}
+    missing = [n for n, files in chosen.items() if not files]
+    if names is not None and missing:
+        raise UserError(f"no data for dataset(s) {', '.join(missing)}; known: "
+                        f"{', '.join(inputs.datasets) or '(none)'}", field=field)
+    return {n: f for n, f in chosen.items() if f}
+
+
+class Lengths(Analysis):
+    """Token lengths of trace+response per dataset."""
+
+    name = "lengths"
+    description = "trace+response token-length statistics per dataset"
+    config_model = LengthsConfig
+
+    def run(self, config: LengthsConfig | None, inputs: AnalysisInputs) -> AnalysisOutput:
+        import numpy as np
+        import pandas as pd
+        from transformers import AutoTokenizer
+
+        from jre.chat import assistant_text
+
+        config = config or LengthsConfig()
+        name = config.tokenizer or inputs.base_model
+        if not name:
+            raise UserError("no tokenizer to count with: set `tokenizer` or give a base model",
+                            field="analyze.lengths.tokenizer")
+        tokenizer = AutoTokenizer.from_pretrained(name)
+        rows = []
+        for dataset, files in select_datasets(inputs, config.datasets, "analyze.lengths.datasets").items():
+            texts, traces = [], []
+            for ex in iter_examples(files, config.max_examples):
+                texts.append(assistant_text(ex["trace"], ex["response"]))
+                traces.append(ex["trace"])
+            if not texts:
+                continue
+            ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+            lengths = np.array([len(x) for x in ids])
+            trace_ids = tokenizer([t for t in traces if t is not None], add_special_tokens=False)["input_ids"] \
+                if any(t is not None for t in traces) else []
+            rows.append({"dataset": dataset, "n": len(texts), "mean_tokens": float(lengths.mean()),
+                         "median_tokens": float(np.median(lengths)),
+                         "p90_tokens": float(np.quantile(lengths, 0.9)),
+                         "max_tokens": int(lengths.max()),
+                         "mean_trace_tokens": float(np.mean([len(x) for x in trace_ids])) if trace_ids else None,
+                         "share_with_trace": sum(t is not None for t in traces) / len(traces)})
+        table = pd.DataFrame(rows, columns=["dataset", "n", "mean_tokens", "median_tokens",
+                                            "p90_tokens", "max_tokens", "mean_trace_tokens",
+                                            "share_with_trace"])
+        lines = [f"Trace+response token lengths ({name}) of {len(table)} dataset(s)."]
+        lines += [f"- {r['dataset']}: mean {r['mean_tokens']:.0f} tokens (n={r['n']})"
+                  for r in table.to_dict("records")]
+        return AnalysisOutput(summary="\n".join(lines), tables={"lengths": table},
+                              data={"mean_tokens": dict(zip(table["dataset"], table["mean_tokens"])),
+                                    "tokenizer": name})
+
+
+@hookimpl
+def register_analyses(register):
+    register(Lengths())

@@ -1,0 +1,110 @@
+"""``scores``: a Table-2-style table of benchmark scores across runs, and score-vs-failure plots."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from jre import hookimpl
+from jre.kinds import Analysis, StrictModel
+from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, figure_png, pyplot
+
+
+class PivotConfig(StrictModel):
+    """Options of the ``scores`` / ``failure_rate`` tables."""
+
+    benchmarks: list[str] | None = None  # column order; default: as they appear
+    runs: list[str] | None = None  # row order; default: as they appear
+    policy: Literal["reported", "trace", "empty", "whole"] = "reported"  # which score (scores only)
+
+
+def pivot(inputs: AnalysisInputs, column: str, config: PivotConfig) -> Any:
+    """``run`` × ``benchmark`` table of one results column (a ``run`` column first)."""
+    import pandas as pd
+
+    results = inputs.results
+    runs = config.runs or list(dict.fromkeys(results["run"]))
+    benches = config.benchmarks or list(dict.fromkeys(results["benchmark"].dropna()))
+    values = pd.to_numeric(results[column], errors="coerce")
+    table = (results.assign(__v=values).pivot_table(index="run", columns="benchmark", values="__v",
+                                                    aggfunc="mean", dropna=False)
+             .reindex(index=runs, columns=benches))
+    table.columns.name = None
+    return table.reset_index()
+
+
+def mean_row(table: Any, label: str = "mean") -> Any:
+    """``table`` with a last row holding each column's mean."""
+    import pandas as pd
+
+    means = table.drop(columns=["run"]).mean(numeric_only=True)
+    return pd.concat([table, pd.DataFrame([{"run": label, **means.to_dict()}])], ignore_index=True)
+
+
+def score_vs_failure_figure(results: Any) -> bytes:
+    """One panel per benchmark: score (y) against failure rate (x), a labelled point per run."""
+    import math
+
+    import pandas as pd
+
+    plt = pyplot()
+    benches = list(dict.fromkeys(results["benchmark"].dropna()))
+    cols = min(4, max(1, len(benches)))
+    rows = math.ceil(len(benches) / cols) or 1
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
+    for ax in axes.flat[len(benches):]:
+        ax.axis("off")
+    for ax, bench in zip(axes.flat, benches):
+        part = results[results["benchmark"] == bench]
+        x = pd.to_numeric(part["failure_rate"], errors="coerce")
+        y = pd.to_numeric(part["score"], errors="coerce")
+        lo = pd.to_numeric(part["ci95_lo"], errors="coerce")
+        hi = pd.to_numeric(part["ci95_hi"], errors="coerce")
+        err = [(y - lo).clip(lower=0).fillna(0), (hi - y).clip(lower=0).fillna(0)]
+        ax.errorbar(x, y, yerr=err, fmt="o", ms=4, capsize=2, color="tab:blue")
+        for xi, yi, run in zip(x, y, part["run"]):
+            if xi == xi and yi == yi:
+                ax.annotate(str(run), (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set_title(str(bench), fontsize=9)
+        ax.set_xlabel("failure rate", fontsize=8)
+        ax.set_ylabel("score", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle("Score vs reasoning failure rate")
+    fig.tight_layout()
+    return figure_png(fig)
+
+
+class Scores(Analysis):
+    """Benchmark scores per run (the reference study's Table 2)."""
+
+    name = "scores"
+    description = "Table-2-style scores across runs, with score-vs-failure-rate plots"
+    config_model = PivotConfig
+
+    def run(self, config: PivotConfig | None, inputs: AnalysisInputs) -> AnalysisOutput:
+        config = config or PivotConfig()
+        column = "score" if config.policy == "reported" else f"score_{config.policy}"
+        table = pivot(inputs, column, config)
+        tables = {"scores": table}
+        policies = {p: pivot(inputs, f"score_{p}", config) for p in ("trace", "empty", "whole")}
+        for policy, frame in policies.items():
+            if frame.drop(columns=["run"]).notna().any().any():
+                tables[f"scores_{policy}"] = frame
+        best = {}
+        for bench in table.columns[1:]:
+            column_values = table[bench]
+            if column_values.notna().any():
+                best[bench] = str(table.loc[column_values.idxmax(), "run"])
+        lines = [f"Scores ({config.policy}) of {len(table)} run(s) on {len(table.columns) - 1} "
+                 f"benchmark(s)."]
+        if best:
+            lines.append("Best run per benchmark: " + ", ".join(f"{b} {r}" for b, r in best.items()) + ".")
+        figures = {}
+        if not inputs.results.empty:
+            figures["score_vs_failure"] = score_vs_failure_figure(inputs.results)
+        return AnalysisOutput(summary="\n".join(lines), tables=tables, figures=figures,
+                              data={"best": best, "policy": config.policy})
+
+
+@hookimpl
+def register_analyses(register):
+    register(Scores())

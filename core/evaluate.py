@@ -1,0 +1,123 @@
+"""Scoring generations under the three answer-source policies, and a benchmark's results.
+
+The eval stage feeds engine output through :func:`score_samples` (one details record per
+sample) and reduces the details file with :func:`summarize` (score, bootstrap interval,
+failure rate, scores by policy). Both are pure functions of their inputs, so results can
+be recomputed from ``details.jsonl`` alone.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Sequence
+
+from jre.kinds.benchmark import Benchmark, Item
+from jre.reasoning import ANSWER_POLICIES, AnswerPolicy, answer_text
+from jre.records import Generation
+
+
+def sample_id(item_id: str, index: int) -> str:
+    """The details key of sample ``index`` of an item."""
+    return f"{item_id}#{index}"
+
+
+def score_samples(benchmark: Benchmark, config: Any, item: Item, messages: list[dict[str, str]],
+                  generations: Sequence[Generation], policy: AnswerPolicy,
+                  start: int = 0) -> list[dict[str, Any]]:
+    """Details records for ``generations`` of ``item``: answers and scores under every policy.
+
+    The three policies differ only for an unclosed trace; each distinct answer text is
+    extracted and scored once (all of an item's answers go to one ``score_many`` call).
+    """
+    texts: list[dict[str, str]] = [{p: answer_text(g, p) for p in ANSWER_POLICIES} for g in generations]
+    answers: dict[str, Any] = {}
+    for by_policy in texts:
+        for text in by_policy.values():
+            if text not in answers:
+                answers[text] = benchmark.extract(text, item, config) if text else None
+    unique = list(answers)
+    scored = benchmark.score_many([answers[t] for t in unique], item, config)
+    score_of = dict(zip(unique, scored))
+    records = []
+    for offset, (gen, by_policy) in enumerate(zip(generations, texts)):
+        index = start + offset
+        scores = {p: score_of[by_policy[p]] for p in ANSWER_POLICIES}
+        record = {
+            "id": sample_id(item.id, index), "item_id": item.id, "sample": index,
+            "messages": messages, "text": gen.text, "reasoning": gen.reasoning,
+            "content": gen.content, "think_closed": gen.think_closed,
+            "finish_reason": gen.finish_reason, "prompt_tokens": gen.prompt_tokens,
+            "completion_tokens": gen.completion_tokens,
+            "answer": answers[by_policy[policy]], "score": scores[policy],
+            "scores_by_policy": scores, "reference": benchmark.reference(item),
+        }
+        if not gen.think_closed:
+            record["answers_by_policy"] = {p: answers[by_policy[p]] for p in ANSWER_POLICIES}
+        records.append(record)
+    return records
+
+
+def group_scores(records: Sequence[dict[str, Any]], item_ids: Sequence[str],
+                 policy: AnswerPolicy) -> list[list[Any]]:
+    """Per-item lists of sample scores under ``policy``, in ``item_ids`` order."""
+    by_item: dict[str, list[tuple[int, Any]]] = {i: [] for i in item_ids}
+    for record in records:
+        if record["item_id"] in by_item:
+            by_item[record["item_id"]].append((record["sample"], record["scores_by_policy"][policy]))
+    return [[score for _, score in sorted(by_item[i])] for i in item_ids]
+
+
+def bootstrap_ci(benchmark: Benchmark, per_item: Sequence[Sequence[Any]], *, rounds: int = 1000,
+                 seed: int = 0) -> tuple[float, float] | None:
+    """Percentile 95% interval of the headline metric, resampling items with replacement."""
+    n = len(per_item)
+    if rounds <= 0 or n == 0:
+        return None
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    if not benchmark.corpus_level:
+        # Mean-of-items metrics: resample the item values directly.
+        values = np.array([benchmark.item_metrics(s)[benchmark.metric] for s in per_item])
+        draws = values[rng.integers(0, n, size=(rounds, n))].mean(axis=1)
+    else:
+        draws = np.array([benchmark.aggregate([per_item[i] for i in rng.integers(0, n, size=n)])
+                          [benchmark.metric] for _ in range(rounds)])
+    lo, hi = np.percentile(draws, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def summarize(benchmark: Benchmark, config: Any, items: Sequence[Item],
+              records: Sequence[dict[str, Any]], *, policy: AnswerPolicy,
+              bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """The score part of results.json from a complete details file."""
+    item_ids = [item.id for item in items]
+    by_policy = {p: benchmark.aggregate(group_scores(records, item_ids, p)) for p in ANSWER_POLICIES}
+    headline = group_scores(records, item_ids, policy)
+    ci = bootstrap_ci(benchmark, headline, rounds=bootstrap, seed=seed)
+    tokens = [r["completion_tokens"] for r in records if r.get("completion_tokens") is not None]
+    failures = sum(not r["think_closed"] for r in records)
+    metrics = by_policy[policy]
+    return {
+        "benchmark": benchmark.name,
+        "metric": benchmark.metric,
+        "score": metrics[benchmark.metric],
+        "ci95": list(ci) if ci else None,
+        "metrics": metrics,
+        "failure_rate": failures / len(records) if records else 0.0,
+        "n_unclosed": failures,
+        "mean_output_tokens": sum(tokens) / len(tokens) if tokens else None,
+        "n_items": len(items),
+        "n_samples": len(records),
+        "answer_policy": policy,
+        "scores_by_policy": {p: by_policy[p][benchmark.metric] for p in ANSWER_POLICIES},
+        "metrics_by_policy": by_policy,
+        "bootstrap": {"rounds": bootstrap, "seed": seed, "unit": "item"},
+    }
+
+
+def shuffled(values: Sequence[Any], seed: Any) -> list[Any]:
+    """``values`` in an order fixed by ``seed`` (any hashable-by-str value)."""
+    out = list(values)
+    random.Random(str(seed)).shuffle(out)
+    return out

@@ -1,0 +1,228 @@
+"""The ``eval`` stage: every benchmark of ``[eval]`` on one engine → details + results.
+
+Per benchmark, under ``<run>/eval/<benchmark>/``:
+
+- ``details.jsonl`` — one record per sample (prompt, raw text, reasoning, content,
+  ``think_closed``, finish reason, token counts, answer, score under each answer policy),
+  appended as requests finish and made durable after each one: a killed evaluation resumes
+  without regenerating finished samples;
+- ``results.json`` — score with a bootstrap 95% interval, failure rate, mean output
+  tokens, N, scores under all three policies, sampling, dataset revision, model, engine;
+- ``manifest.json`` — the run-store manifest; a complete, matching one skips the benchmark.
+
+Changing anything that affects generation (model, engine options, sampling, items)
+discards the old details; changing only the answer policy or bootstrap rescores them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jre.errors import UserError
+from jre.recipe import Recipe, config_hash, resolved_dict
+from jre.stages import Stage, StageContext
+
+DETAILS = "details.jsonl"
+RESULTS = "results.json"
+
+
+def model_path(recipe: Recipe, store: Any) -> tuple[str, dict[str, str]]:
+    """The model to evaluate and what identifies it: the engine's ``model`` (a path taken
+    relative to the recipe when it exists there), else ``<run>/train/model``."""
+    section = recipe.eval
+    cfg = section.engine.config
+    model = getattr(cfg, "model", None) if cfg is not None else None
+    if model:
+        local = recipe.resolve_path(model)
+        return (str(local) if local.exists() else model), {"model": model}
+    trained = store.root / "train" / "model"
+    if not trained.is_dir():
+        raise UserError(f"no model to evaluate: [eval.engine] sets no `model` and {trained} "
+                        f"does not exist (run the train stage first)",
+                        where=str(recipe.path) if recipe.path else None, field="eval.engine.model")
+    from jre.store import file_hash
+
+    manifest = store.root / "train" / "manifest.json"
+    inputs = {"model": str(trained)}
+    if manifest.exists():
+        inputs["train_manifest"] = file_hash(manifest)
+    return str(trained), inputs
+
+
+class _LazyEngine:
+    """Loads the engine on first use, so rescoring finished details needs no model."""
+
+    def __init__(self, recipe: Recipe, model: str) -> None:
+        self.recipe, self.model, self.client = recipe, model, None
+
+    def get(self):
+        if self.client is None:
+            from jre.plugin_manager import get_plugins
+
+            ref = self.recipe.eval.engine
+            engine = get_plugins().get("engine", ref.name)
+            cfg = ref.config
+            if cfg is not None and "model" in type(cfg).model_fields:
+                cfg = cfg.model_copy(update={"model": self.model})
+            self.client = engine.load(cfg)
+        return self.client
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+
+
+def _load_items(benchmark, cfg, recipe: Recipe, index: int):
+    base = recipe.path.parent if recipe.path else None
+    try:
+        return benchmark.load(cfg, base)
+    except UserError as exc:
+        if exc.field is None:
+            exc.field = f"eval.benchmarks[{index}]"
+        raise
+
+
+def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
+                  model_inputs: dict[str, str]) -> dict[str, Any]:
+    """Evaluate one benchmark of the recipe (resuming its details); returns its results."""
+    from jre import __version__
+    from jre.evaluate import sample_id, score_samples, summarize
+    from jre.plugin_manager import get_plugins
+    from jre.records import ChatRequest
+    from jre.store import ShardWriter, iter_records, write_json_atomic
+
+    recipe, store = ctx.recipe, ctx.store
+    section = recipe.eval
+    ref = section.benchmarks[index]
+    benchmark = get_plugins().get("benchmark", ref.name)
+    cfg = ref.config
+    data = _load_items(benchmark, cfg, recipe, index)
+    items = data.items
+    sampling = benchmark.sampling_for(cfg, section.sampling)
+    name = ref.name
+    out = store.stage_dir("eval", name)
+    details = out / DETAILS
+
+    engine_table = resolved_dict(section.engine)
+    engine_table.pop("model", None)
+    generation_key = config_hash({"benchmark": resolved_dict(ref), "engine": engine_table,
+                                  "sampling": sampling.to_dict(), "dataset": data.source,
+                                  "items": [i.id for i in items]})
+    scoring_key = config_hash({"generation": generation_key, "policy": section.answer_policy,
+                               "bootstrap": section.bootstrap, "seed": recipe.seed})
+    inputs = {**model_inputs, "generation": generation_key}
+    previous = store.read_manifest("eval", name)
+    if previous is not None and (previous.inputs != inputs or ctx.force):
+        details.unlink(missing_ok=True)  # stale samples from another model or setting
+    elif (previous is not None and previous.matches(scoring_key, inputs)
+          and (out / RESULTS).exists()):
+        ctx.console.print(f"eval {name}: up to date (use --force to redo)")
+        import json
+
+        return json.loads((out / RESULTS).read_text(encoding="utf-8"))
+
+    manifest = store.begin("eval", name, config_hash=scoring_key, inputs=inputs)
+    writer = ShardWriter(details, batch_size=1 << 30)  # committed after each request
+    by_id = {item.id: item for item in items}
+    todo = [item for item in items
+            if any(sample_id(item.id, k) not in writer for k in range(sampling.n))]
+    done_samples = len(items) * sampling.n - sum(
+        sum(sample_id(i.id, k) not in writer for k in range(sampling.n)) for i in todo)
+    try:
+        if todo:
+            _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name,
+                      done_samples, len(items) * sampling.n, section.answer_policy)
+    finally:
+        writer.close()
+
+    wanted = {sample_id(i.id, k) for i in items for k in range(sampling.n)}
+    records = [r for r in iter_records([details]) if r["id"] in wanted]
+    if {r["id"] for r in records} != wanted:
+        raise RuntimeError(f"eval {name}: engine returned fewer samples than requested")
+    # Rescore under the current policy (it may differ from the one the samples were written with).
+    for r in records:
+        r["score"] = r["scores_by_policy"][section.answer_policy]
+    results = summarize(benchmark, cfg, items, records, policy=section.answer_policy,
+                        bootstrap=section.bootstrap, seed=recipe.seed)
+    client_stats = engine.client.stats if engine.client is not None else None
+    results.update({
+        "sampling": sampling.to_dict(),
+        "dataset": data.source,
+        "model": engine.model,
+        "engine": {"name": section.engine.name, **engine_table},
+        "jre_version": __version__,
+        **benchmark.result_extras(cfg),
+    })
+    if client_stats:
+        results["engine_stats"] = {k: v for k, v in client_stats.items() if k != "errors"}
+    write_json_atomic(out / RESULTS, results)
+    store.finish(manifest, name, counts={"items": len(items), "samples": len(records)},
+                 extra={"score": results["score"], "failure_rate": results["failure_rate"]})
+    return results
+
+
+def _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name, done, total,
+              policy) -> None:
+    from dataclasses import replace
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from jre.evaluate import sample_id, score_samples
+    from jre.records import ChatRequest
+
+    requests = []
+    prompts = {}
+    for item in todo:
+        missing = [k for k in range(sampling.n) if sample_id(item.id, k) not in writer]
+        messages = benchmark.prompt(item, cfg)
+        prompts[item.id] = (messages, missing[0])
+        # A partly finished item asks only for what is missing, numbered from its first gap.
+        # (Samples are written per request, so in practice an item is all done or all missing.)
+        requests.append(ChatRequest(id=item.id, messages=messages,
+                                    sampling=replace(sampling, n=len(missing))))
+    client = engine.get()
+    columns = (TextColumn(f"eval {name}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=ctx.console, transient=False) as progress:
+        task = progress.add_task(name, total=total, completed=done)
+        for request, generations in client.generate(requests):
+            item = by_id[request.id]
+            messages, start = prompts[item.id]
+            for record in score_samples(benchmark, cfg, item, messages, generations, policy, start):
+                writer.write(record)
+            writer.commit()
+            progress.advance(task, len(generations))
+
+
+def run(ctx: StageContext) -> None:
+    recipe = ctx.recipe
+    model, model_inputs = model_path(recipe, ctx.store)
+    engine = _LazyEngine(recipe, model)
+    try:
+        for index, ref in enumerate(recipe.eval.benchmarks):
+            results = run_benchmark(ctx, index, engine, model_inputs)
+            ci = results.get("ci95")
+            ci_text = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+            extra = f"  {results['signature']}" if results.get("signature") else ""
+            ctx.console.print(f"eval {ref.name}: {results['metric']} {results['score']:.4f}{ci_text}"
+                              f"  failure rate {results['failure_rate']:.3f}"
+                              f"  ({results['n_items']} items, {results['n_samples']} samples){extra}")
+    finally:
+        engine.close()
+
+
+def plan(recipe: Recipe) -> list[str]:
+    section = recipe.eval
+    lines = []
+    for ref in section.benchmarks:
+        from jre.plugin_manager import get_plugins
+
+        benchmark = get_plugins().get("benchmark", ref.name)
+        s = benchmark.sampling_for(ref.config, section.sampling)
+        lines.append(f"eval {ref.name} on {section.engine.name}: N={s.n} T={s.temperature} "
+                     f"top_p={s.top_p} max_tokens={s.max_tokens}, answer policy {section.answer_policy}")
+    return lines
+
+
+STAGE = Stage(name="eval", run=run, plan=plan,
+              help="Evaluate the model on RECIPE_FILE's [eval] benchmarks (details + results per benchmark).")

@@ -1,0 +1,99 @@
+"""JHumanEval: HumanEval with Japanese docstrings; the last fenced code block is run against
+the tests in jre's sandbox; pass@1 and pass@10 with the unbiased estimator (N=10, T=0.2)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+from pydantic import Field
+
+from jre import hookimpl
+from jre.extract import last_code_block
+from jre.kinds.benchmark import Benchmark, BenchmarkConfig, DatasetSpec, Item
+from jre.records import Sampling
+
+PROMPT = ("次の Python 関数を完成させてください。関数全体 (必要な import を含む) を一つの "
+          "```python コードブロックで示してください。\n\n```python\n{prompt}```")
+
+
+class JHumanEvalConfig(BenchmarkConfig):
+    """Sandbox limits per program, and how many programs run at once (default: cores)."""
+
+    cpu_seconds: float = Field(default=10.0, gt=0)
+    wall_seconds: float = Field(default=20.0, gt=0)
+    memory_mb: int = Field(default=2048, ge=64)
+    workers: int | None = Field(default=None, ge=1)
+
+
+def assemble(code: str, prompt: str, entry_point: str) -> str:
+    """The program to test: the model's code, completed by the prompt when it wrote only a
+    body, with the prompt's imports in front (models often drop ``from typing import List``)."""
+    if not re.search(rf"^\s*def\s+{re.escape(entry_point)}\s*\(", code, re.M):
+        code = prompt + code
+    imports = [line for line in prompt.splitlines()
+               if re.match(r"(?:from\s+\S+\s+)?import\s", line) and line not in code]
+    return "\n".join(imports + [code])
+
+
+class JHumanEval(Benchmark):
+    """JHumanEval (kogi-jwu/jhumaneval, test): 164 problems, pass@1 (and pass@10), N=10, T=0.2."""
+
+    name = "jhumaneval"
+    description = "JHumanEval: Japanese HumanEval, sandboxed, pass@1 / pass@10"
+    config_model = JHumanEvalConfig
+    dataset = DatasetSpec("kogi-jwu/jhumaneval", split="test")
+    fields = ("task_id", "prompt", "entry_point", "test")
+    id_field = "task_id"
+    sampling = Sampling(n=10, temperature=0.2, top_p=0.95, max_tokens=32768)
+    metric = "pass@1"
+    ks = (1, 10)
+
+    def prompt(self, item: Item, config: Any) -> list[dict[str, str]]:
+        return [{"role": "user", "content": PROMPT.format(prompt=item.data["prompt"])}]
+
+    def extract(self, text: str, item: Item, config: Any) -> str | None:
+        return last_code_block(text)
+
+    def _limits(self, config: Any):
+        from jre.sandbox import SandboxLimits
+
+        if config is None:
+            return SandboxLimits()
+        return SandboxLimits(cpu_seconds=config.cpu_seconds, wall_seconds=config.wall_seconds,
+                             memory_bytes=config.memory_mb << 20)
+
+    def score(self, answer: Any, item: Item, config: Any) -> float:
+        return self.score_many([answer], item, config)[0]
+
+    def score_many(self, answers: Sequence[Any], item: Item, config: Any) -> list[float]:
+        from jre.sandbox import run_many
+
+        data = item.data
+        programs = [f"{assemble(a, data['prompt'], data['entry_point'])}\n{data['test']}\n"
+                    f"check({data['entry_point']})\n" for a in answers if a]
+        results = iter(run_many(programs, workers=getattr(config, "workers", None),
+                                limits=self._limits(config)) if programs else [])
+        return [float(next(results).passed) if a else 0.0 for a in answers]
+
+    def item_metrics(self, scores: Sequence[Any]) -> dict[str, float]:
+        from jre.passk import pass_at_k
+
+        n, c = len(scores), sum(1 for s in scores if s)
+        return {f"pass@{k}": pass_at_k(n, c, k) for k in self.ks if k <= n}
+
+    def result_extras(self, config: Any) -> dict[str, Any]:
+        from jre.sandbox import isolation_level
+
+        return {"sandbox": {"isolation": isolation_level(), "limits": {
+            "cpu_seconds": self._limits(config).cpu_seconds,
+            "wall_seconds": self._limits(config).wall_seconds,
+            "memory_bytes": self._limits(config).memory_bytes}}}
+
+    def reference(self, item: Item) -> Any:
+        return item.data.get("canonical_solution")
+
+
+@hookimpl
+def register_benchmarks(register):
+    register(JHumanEval())

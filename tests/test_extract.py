@@ -1,0 +1,97 @@
+"""Answer extraction and the unclosed-trace policy on hand-written outputs: closed,
+unclosed, prefilled <think>, empty, Japanese and full-width answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from jre.extract import extract_choice, extract_translation, last_boxed, last_code_block
+from jre.kinds.engine import split_generation
+from jre.reasoning import answer_text, failure_rate
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Answer: B", "B"),
+    ("**Answer:** (C)", "C"),
+    ("回答: D", "D"),
+    ("回答：Ｂ", "B"),                 # full-width colon and letter
+    ("答え：（Ａ）", "A"),             # full-width brackets
+    ("答えは C です。", "C"),
+    ("正解は(B)", "B"),
+    ("最終回答: 「D」", "D"),
+    ("よって $\\boxed{\\text{C}}$", "C"),
+    ("\\boxed{Ｄ}", "D"),
+    ("A", "A"),
+    ("(B).", "B"),
+    ("Answer: A\nWait. Final answer: C", "C"),  # the last statement wins
+    ("I think A or B.", None),
+    ("Answer: Because of entropy", None),
+    ("answer: E", None),               # not one of the choices
+    ("", None),
+    (None, None),
+])
+def test_extract_choice(text, expected) -> None:
+    assert extract_choice(text, "ABCD") == expected
+
+
+def test_extract_choice_more_letters() -> None:
+    assert extract_choice("回答: Ｊ", "ABCDEFGHIJ") == "J"
+    assert extract_choice("回答: J", "ABCD") is None
+
+
+def test_boxed_and_code_blocks() -> None:
+    assert last_boxed("\\boxed{1} then \\boxed{\\frac{1}{2}}") == "\\frac{1}{2}"
+    assert last_boxed("no box") is None
+    text = "```python\nx = 1\n```\n説明\n```\nprint(2)\n```"
+    assert last_code_block(text) == "print(2)\n"
+    assert last_code_block("```python\ndef f():\n    return 1") == "def f():\n    return 1\n"  # cut off
+    assert last_code_block("```js\nlet a\n```\n```python\nok = 1\n```\n```bash\nls\n```") == "ok = 1\n"
+    assert last_code_block("no code") is None
+
+
+def test_translation_label_and_quotes() -> None:
+    assert extract_translation("翻訳：「今日は晴れ」") == "今日は晴れ"
+    assert extract_translation("  Translation: \"Hello\" ") == "Hello"
+    assert extract_translation(None) == ""
+
+
+CLOSED = "<think>\nA か B か。\n</think>\n\n回答: B"
+UNCLOSED = "<think>\nたぶん 回答: C だが、もう少し考える"
+NO_OPEN_TAG = "A か B か。\n</think>\n\n回答: A"        # R1 without the opening tag
+PREFILLED_UNCLOSED = "考え中… 回答: D かもしれない"      # template opened <think>
+PLAIN = "回答: Ｃ"                                      # a non-reasoning model
+
+
+def choice(gen, policy):
+    return extract_choice(answer_text(gen, policy))
+
+
+def test_policies_on_hand_written_outputs() -> None:
+    closed = split_generation(CLOSED)
+    unclosed = split_generation(UNCLOSED)
+    no_open = split_generation(NO_OPEN_TAG)
+    prefilled = split_generation(PREFILLED_UNCLOSED, prefilled=True)
+    plain = split_generation(PLAIN)
+    empty = split_generation("")
+    empty_prefilled = split_generation("", prefilled=True)
+
+    assert [g.think_closed for g in (closed, unclosed, no_open, prefilled, plain, empty, empty_prefilled)] == \
+        [True, False, True, False, True, True, False]
+    for policy in ("trace", "empty", "whole"):
+        assert choice(closed, policy) == "B"
+        assert choice(no_open, policy) == "A"
+        assert choice(plain, policy) == "C"
+        assert choice(empty, policy) is None
+    assert [choice(unclosed, p) for p in ("trace", "empty", "whole")] == ["C", None, "C"]
+    assert [choice(prefilled, p) for p in ("trace", "empty", "whole")] == ["D", None, "D"]
+    assert answer_text(unclosed, "trace") == unclosed.reasoning
+    assert answer_text(unclosed, "whole") == UNCLOSED
+    # The trace policy reads only the reasoning; `whole` also sees what precedes it in the text.
+    assert closed.content == "回答: B" and closed.reasoning == "A か B か。"
+
+
+def test_failure_rate() -> None:
+    gens = [split_generation(t) for t in (CLOSED, UNCLOSED, NO_OPEN_TAG, PLAIN)]
+    gens.append(split_generation(PREFILLED_UNCLOSED, prefilled=True))
+    assert failure_rate(gens) == pytest.approx(2 / 5)
+    assert failure_rate([]) == 0.0

@@ -5,7 +5,8 @@ failure exactly: ``POST /v1/chat/completions``, ``GET /v1/models`` and ``GET /st
 
 What a request gets is chosen by directives in its last user message, else by the server
 options: ``@fmt:NAME`` picks the reasoning format (see :data:`FORMATS`), ``@fault:KIND``
-forces one fault on the first attempt of that prompt (see :data:`FAULTS`). With
+forces one fault on the first attempt of that prompt (see :data:`FAULTS`); a prompt that
+starts with "Translate the following" gets a translation (``【訳】`` + its last line). With
 ``--fault-rate p`` each request fails with probability ``p`` (seeded), cycling through the
 fault kinds. Run it as ``python tests/openai_server.py --port 0 ...``; it prints
 ``LISTENING <port>`` when ready. :class:`ServerProcess` does that from Python.
@@ -81,7 +82,7 @@ def _choice(fmt: str, prompt: str, index: int) -> tuple[dict, str]:
     if fmt == "truncated":
         return {"content": f"<think>\n{trace} and then"}, "length"
     if fmt == "translate":
-        return {"content": f"【訳】{line}"}, "stop"
+        return {"content": f"<think>\nTranslating.\n</think>\n\n【訳】{line}"}, "stop"
     return {"content": answer}, "stop"
 
 
@@ -122,7 +123,8 @@ async def _completion(script: Script, body: bytes, writer: asyncio.StreamWriter)
     if fault == "drop":
         writer.transport.abort()
         return None
-    fmt = dict(_DIRECTIVE.findall(prompt)).get("fmt", script.fmt)
+    default = "translate" if prompt.startswith("Translate the following") else script.fmt
+    fmt = dict(_DIRECTIVE.findall(prompt)).get("fmt", default)
     choices = []
     completion = 0
     for i in range(int(req.get("n") or 1)):

@@ -1,34 +1,118 @@
-"""``[synth]``: which datasets of triples to synthesise, with which teacher and seeds."""
+"""``[synth]``: which datasets of triples to synthesise, with which teacher and seeds.
+
+```toml
+[synth.datasets.stem_oss_h]
+teacher = "oss-h"
+samples = 1
+[synth.datasets.stem_oss_h.engine]        # optional: overrides the teacher's engine
+name = "openai"
+base_url = ["http://node1:8000/v1", "http://node2:8000/v1"]
+[synth.datasets.stem_oss_h.seeds]
+loader = "nemotron"                       # nemotron | lmsys | file | hf
+count = 500000
+mix = {code = 2, math = 2, stem = 1}
+
+[synth.datasets.stem_oss_h_ja]            # Japanese instructions translated from the above
+teacher = "oss-h"
+translate_from = "stem_oss_h"
+lang = "ja"
+```
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from jre.kinds.base import StrictModel
 from jre.sections.refs import EngineRef, TeacherRef
 
+DEFAULT_TRANSLATE_PROMPT = (
+    "Translate the following instruction from English into natural Japanese. Keep code, "
+    "LaTeX, math expressions, numbers, variable names, URLs and proper nouns exactly as they "
+    "are. Do not answer or solve it. Output only the Japanese translation.\n\n{text}"
+)
+
 
 class SeedSpec(StrictModel):
-    """Where seed instructions come from."""
+    """Where seed instructions come from.
+
+    ``nemotron``: nvidia/Nemotron-Post-Training-Dataset-v1, splits mixed by ``mix`` (the
+    paper's code:math:stem = 2:2:1). ``lmsys``: lmsys/lmsys-chat-1m, first user turn, kept
+    when its ``language`` is in ``languages``. ``file``: a local JSONL/Parquet file or folder.
+    ``hf``: any hub dataset. ``path`` is a hub id or a local copy; ``fields`` maps jre's
+    names (``id``, ``instruction``, ``response``, ``domain``, ``lang``) to the dataset's
+    (dotted paths like ``messages.0.content`` reach into lists and tables).
+    """
 
     loader: Literal["nemotron", "lmsys", "file", "hf"]
-    path: str | None = None  # local file/folder (file loader, or a local copy of a hub dataset)
+    path: str | None = None
     count: int | None = Field(default=None, gt=0)
     seed: int = 0
+    mix: dict[str, float] = Field(default_factory=lambda: {"code": 2, "math": 2, "stem": 1})
+    languages: list[str] = Field(default_factory=lambda: ["English"])
+    fields: dict[str, str] = Field(default_factory=dict)
+    split: str = "train"
+    config: str | None = None
+    revision: str | None = None
+    streaming: bool = True
+    shuffle_buffer: int = Field(default=10000, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "SeedSpec":
+        if self.loader in ("file", "hf") and not self.path:
+            raise ValueError(f"the {self.loader} loader needs a path")
+        if self.loader in ("file", "hf") and "instruction" not in self.fields:
+            raise ValueError("fields.instruction must name the column that holds the instruction")
+        unknown = set(self.fields) - {"id", "instruction", "response", "domain", "lang"}
+        if unknown:
+            raise ValueError(f"unknown fields {sorted(unknown)}; jre maps id, instruction, "
+                             "response, domain, lang")
+        if any(w <= 0 for w in self.mix.values()):
+            raise ValueError("mix weights must be positive")
+        return self
 
 
 class SynthDataset(StrictModel):
-    """One synthesised dataset: teacher × seeds × samples."""
+    """One synthesised dataset: teacher × seeds × samples (or a translation of another's seeds)."""
 
     teacher: TeacherRef
     engine: EngineRef | None = None
-    seeds: SeedSpec
+    seeds: SeedSpec | None = None
+    translate_from: str | None = None
+    translator: TeacherRef | None = None
+    translator_engine: EngineRef | None = None
+    translate_prompt: str = DEFAULT_TRANSLATE_PROMPT
     samples: int = Field(default=1, ge=1)
     lang: Literal["en", "ja"] = "en"
-    domain: Literal["stem", "chat"] = "stem"
+    domain: Literal["stem", "chat", "code", "math"] | None = None
+    system_prompt: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "SynthDataset":
+        if (self.seeds is None) == (self.translate_from is None):
+            raise ValueError("give exactly one of seeds or translate_from")
+        if "{text}" not in self.translate_prompt:
+            raise ValueError("translate_prompt must contain {text}")
+        return self
 
 
 class SynthSection(StrictModel):
+    """``[synth]``: the datasets to synthesise and how often to commit and report."""
+
     datasets: dict[str, SynthDataset]
+    commit_every: int = Field(default=64, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "SynthSection":
+        for name, ds in self.datasets.items():
+            if ds.translate_from is not None:
+                source = self.datasets.get(ds.translate_from)
+                if source is None:
+                    raise ValueError(f"datasets.{name}.translate_from: no dataset "
+                                     f"{ds.translate_from!r} in [synth.datasets]")
+                if source.seeds is None:
+                    raise ValueError(f"datasets.{name}.translate_from: {ds.translate_from!r} "
+                                     "is itself a translation")
+        return self

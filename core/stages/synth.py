@@ -1,0 +1,365 @@
+"""The ``synth`` stage: teacher × seed instructions × samples → triples in the run store.
+
+Output per dataset: ``<run>/synth/<dataset>/shards/worker-I-of-N.jsonl`` (one
+:class:`~jre.records.Triple` per line, keyed by a stable hash of the teacher's identity, the
+instruction id, the instruction language and the sample index) and ``manifest.json``
+(``part-I-of-N/manifest.json`` for ``--shard I/N`` with N > 1). Triples are committed in
+batches with fsync; a killed run loses at most an uncommitted batch and a rerun asks only
+for what is missing, so no triple is lost or written twice. ``--force`` rechecks a dataset
+whose manifest says complete; it never deletes triples (remove the folder to start over).
+
+A dataset with ``translate_from`` first translates the other dataset's English seeds into
+Japanese (cached in ``translations/``, keyed by the English id, which every Japanese
+instruction keeps) and then synthesises from them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+
+from jre.errors import UserError
+from jre.recipe import Recipe, config_hash, resolved_dict
+from jre.records import ChatRequest, Generation, stable_id
+from jre.stages import Stage, StageContext
+from jre.store import ShardWriter, iter_records, shard_keys, shard_paths
+
+
+def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        i, n = (int(x) for x in value.split("/"))
+    except ValueError:
+        raise click.BadParameter("expected I/N, e.g. 0/4") from None
+    if n < 1 or not 0 <= i < n:
+        raise click.BadParameter(f"need 0 <= I < N, got {value}")
+    return i, n
+
+
+SHARD_OPTION = click.Option(["--shard"], callback=_parse_shard, metavar="I/N",
+                            help="Do only part I of N (0-based) so N machines split the job.")
+
+
+# -- plugins ---------------------------------------------------------------------------
+
+
+def _teacher(ref: Any):
+    from jre.plugin_manager import get_plugins
+
+    teacher = get_plugins().get("teacher", ref.name)
+    config = ref.config if ref.config is not None else teacher.parse_config(ref.options)
+    return teacher, teacher.settings(config)
+
+
+def _engine_client(engine_ref: Any, settings: Any, where: str, field: str):
+    """Load the dataset's engine (or the teacher's), filling in the teacher's model and format."""
+    from jre.plugin_manager import get_plugins
+
+    name = engine_ref.name if engine_ref is not None else settings.engine
+    if not name:
+        raise UserError(f"teacher {settings.name!r} names no engine; set {field}", where=where, field=field)
+    engine = get_plugins().get("engine", name)
+    config = engine_ref.config if engine_ref is not None else None
+    if config is None:
+        config = engine.parse_config(engine_ref.options if engine_ref is not None else {})
+    if config is not None:
+        fields, given = type(config).model_fields, config.model_fields_set
+        update = {}
+        for key, value in (("model", settings.model), ("reasoning_format", settings.reasoning_format),
+                           ("prefilled_think", settings.prefilled_think)):
+            if key in fields and key not in given and value is not None and getattr(config, key) != value:
+                update[key] = value
+        config = config.model_copy(update=update)
+        if "model" in fields and not getattr(config, "model", None):
+            raise UserError(f"no model for teacher {settings.name!r}: set model on the teacher "
+                            "or the engine", where=where, field=field)
+    return engine.load(config)
+
+
+# -- progress --------------------------------------------------------------------------
+
+
+class _Progress:
+    """done/total, requests/s, tokens/s, retries and unclosed traces, live on stderr."""
+
+    def __init__(self, ctx: StageContext, label: str, total: int, done: int) -> None:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[rates]}"), TimeElapsedColumn(),
+                                 TimeRemainingColumn(), console=ctx.console, transient=False,
+                                 disable=not ctx.console.is_terminal and not ctx.options.get("progress"))
+        self.task = self.progress.add_task(label, total=total, completed=done, rates="")
+        self.console, self.label, self.total, self.done = ctx.console, label, total, done
+        self.start = self.last_line = time.monotonic()
+        self.requests = self.tokens = self.unclosed = 0
+        self.progress.start()
+
+    def update(self, advance: int, *, tokens: int, unclosed: int, retries: int) -> None:
+        self.requests += 1
+        self.tokens += tokens
+        self.unclosed += unclosed
+        dt = max(1e-6, time.monotonic() - self.start)
+        rates = (f"{self.requests / dt:.1f} req/s  {self.tokens / dt:,.0f} tok/s  "
+                 f"retries {retries}  unclosed {self.unclosed}")
+        self.progress.update(self.task, advance=advance, rates=rates)
+        self.done += advance
+        if self.progress.disable and time.monotonic() - self.last_line >= 10:
+            # Logs (SLURM, CI) get a line every ten seconds instead of a live bar.
+            self.last_line = time.monotonic()
+            self.console.print(f"{self.label}: {self.done:,}/{self.total:,}  {rates}")
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+# -- one dataset -----------------------------------------------------------------------
+
+
+def _data_identity(ds: Any, settings: Any, name: str) -> dict[str, Any]:
+    return {"teacher": settings.identity(), "seeds": resolved_dict(ds.seeds),
+            "translate_from": ds.translate_from, "lang": ds.lang, "domain": ds.domain,
+            "system_prompt": ds.system_prompt, "samples": ds.samples}
+
+
+def _shard(items: list[Any], shard: tuple[int, int]) -> list[Any]:
+    i, n = shard
+    return items if n == 1 else [x for k, x in enumerate(items) if k % n == i]
+
+
+def _load_seeds(recipe: Recipe, name: str) -> list[Any]:
+    from jre.seeds import load_seeds
+
+    ds = recipe.synth.datasets[name]
+    return load_seeds(ds.seeds, recipe.resolve_path, lang=ds.lang if ds.translate_from is None else "en",
+                      domain=ds.domain)
+
+
+def _request_seed(base: int | None, seed_id: str, index: int) -> int | None:
+    if base is None:
+        return None
+    return int(stable_id(base, seed_id, index)[:8], 16)
+
+
+def _translate(ctx: StageContext, name: str, ds: Any, folder: Path) -> list[Any]:
+    """Japanese seeds translated from ``ds.translate_from``'s seeds (cached, resumable)."""
+    from jre.seeds import Seed
+
+    recipe = ctx.recipe
+    where = str(recipe.path)
+    source = _shard(_load_seeds(recipe, ds.translate_from), ctx.shard)
+    translator, settings = _teacher(ds.translator or ds.teacher)
+    ident = stable_id(settings.identity(), ds.translate_prompt)
+    out_dir = folder / "translations"
+    done = {r["source_id"]: r for r in iter_records(shard_paths(out_dir)) if r.get("translator") == ident}
+    todo = [s for s in source if s.id not in done]
+    failed = 0
+    if todo:
+        client = _engine_client(ds.translator_engine or ds.engine, settings, where,
+                                f"synth.datasets.{name}.translator_engine")
+        by_id = {s.id: s for s in todo}
+        requests = (translator.request(settings, s.id, ds.translate_prompt.format(text=s.instruction), 1)
+                    for s in todo)
+        worker = f"worker-{ctx.shard[0]:03d}-of-{ctx.shard[1]:03d}.jsonl"
+        progress = _Progress(ctx, f"translate {name}", len(source), len(source) - len(todo))
+        try:
+            with ShardWriter(out_dir / worker, key="id", batch_size=recipe.synth.commit_every) as writer:
+                for request, gens in client.generate(requests):
+                    gen = gens[0]
+                    text = (gen.content or "").strip()
+                    progress.update(1, tokens=gen.completion_tokens or 0, unclosed=int(not gen.think_closed),
+                                    retries=client.stats.get("retries", 0))
+                    if not gen.think_closed or not text:
+                        failed += 1
+                        continue
+                    src = by_id[request.id]
+                    record = {"id": stable_id(ident, src.id), "source_id": src.id, "translator": ident,
+                              "instruction": text, "source_instruction": src.instruction}
+                    writer.write(record)
+                    done[src.id] = record
+        finally:
+            progress.close()
+            client.close()
+        failed += len(getattr(client, "failed", []))
+    if failed:
+        ctx.console.print(f"synth {name}: {failed} instructions could not be translated; rerun to retry")
+    seeds = []
+    for s in source:
+        record = done.get(s.id)
+        if record is not None:
+            seeds.append(Seed(id=s.id, instruction=record["instruction"], lang=ds.lang,
+                              domain=ds.domain or s.domain, source=s.source,
+                              meta={**s.meta, "source_id": s.id, "instruction_en": s.instruction}))
+    return seeds
+
+
+def _summary(shards: Path) -> dict[str, Any]:
+    triples = unclosed = tokens = counted = 0
+    for record in iter_records(shard_paths(shards)):
+        triples += 1
+        unclosed += not (record.get("meta") or {}).get("think_closed", True)
+        if record.get("completion_tokens") is not None:
+            tokens += record["completion_tokens"]
+            counted += 1
+    return {"triples": triples, "unclosed": unclosed,
+            "unclosed_share": round(unclosed / triples, 6) if triples else 0.0,
+            "mean_trace_response_tokens": round(tokens / counted, 2) if counted else None}
+
+
+def run_dataset(ctx: StageContext, name: str) -> dict[str, Any]:
+    """Synthesise one dataset of the recipe's ``[synth]`` table; returns its manifest counts."""
+    recipe = ctx.recipe
+    ds = recipe.synth.datasets[name]
+    where = str(recipe.path)
+    teacher, settings = _teacher(ds.teacher)
+    if not teacher.uses_engine and ds.samples != 1:
+        raise UserError(f"teacher {settings.name!r} replays stored answers: samples must be 1",
+                        where=where, field=f"synth.datasets.{name}.samples")
+    identity = _data_identity(ds, settings, name)
+    data_hash = config_hash(identity)
+    folder = ctx.store.stage_dir("synth", name)
+    shards = folder / "shards"
+    parts = (name,) if ctx.shard[1] == 1 else (name, f"part-{ctx.shard[0]:03d}-of-{ctx.shard[1]:03d}")
+    section_hash = config_hash({"dataset": resolved_dict(ds), "shard": list(ctx.shard)})
+    previous = ctx.store.read_manifest("synth", *parts)
+    if previous is not None and previous.extra.get("data_hash") not in (None, data_hash) and shard_paths(shards):
+        raise UserError(f"{folder} holds triples of a different teacher/seed configuration; "
+                        "use a new dataset name or move that folder away", where=where,
+                        field=f"synth.datasets.{name}")
+    if not ctx.force and previous is not None and previous.matches(section_hash, {}):
+        ctx.console.print(f"synth {name}: up to date ({previous.counts.get('triples', 0):,} triples)")
+        return previous.counts
+    carried = previous.extra.get("retries_total", 0) if previous is not None else 0
+    manifest = ctx.store.begin("synth", *parts, config_hash=section_hash)
+
+    seeds = _translate(ctx, name, ds, folder) if ds.translate_from else _shard(_load_seeds(recipe, name), ctx.shard)
+    done = shard_keys(shards)
+    ident = settings.identity()
+    work: dict[str, tuple[Any, list[tuple[int, str]]]] = {}
+    for seed in seeds:
+        missing = []
+        for j in range(ds.samples):
+            tid = stable_id(ident, seed.id, seed.lang, j)
+            if tid not in done:
+                missing.append((j, tid))
+        if missing:
+            work[seed.id] = (seed, missing)
+    expected = len(seeds) * ds.samples
+    todo = sum(len(m) for _, m in work.values())
+    ctx.console.print(f"synth {name}: {len(seeds):,} instructions × {ds.samples} → "
+                      f"{expected - todo:,} done, {todo:,} to do (teacher {settings.name})")
+    stats: dict[str, Any] = {}
+    failed: list[tuple[str, str]] = []
+    if work:
+        stats, failed = _generate(ctx, name, ds, teacher, settings, work, shards, expected, todo)
+    summary = _summary(shards)
+    retries = int(stats.get("retries", 0))
+    counts = {**summary, "expected": expected if ctx.shard[1] == 1 else None,
+              "instructions": len(seeds), "samples": ds.samples,
+              "retries": retries, "retries_total": carried + retries, "failed_requests": len(failed),
+              "errors": stats.get("errors", {}), "prompt_tokens": stats.get("prompt_tokens", 0),
+              "completion_tokens": stats.get("completion_tokens", 0)}
+    extra = {"data_hash": data_hash, "teacher": settings.name, "teacher_model": settings.model,
+             "reasoning_effort": settings.reasoning_effort, "shard": list(ctx.shard),
+             "retries_total": carried + retries}
+    if failed:
+        manifest.counts.update(counts)
+        manifest.extra.update(extra)
+        manifest.status = "incomplete"
+        from dataclasses import asdict
+
+        from jre.store import write_json_atomic
+
+        write_json_atomic(ctx.store.manifest_path("synth", *parts), asdict(manifest))
+        ctx.console.print(f"synth {name}: {len(failed)} requests failed (first: {failed[0][1]}); "
+                          "rerun to retry them")
+        return counts
+    ctx.store.finish(manifest, *parts, counts=counts, extra=extra)
+    ctx.console.print(f"synth {name}: {summary['triples']:,} triples, unclosed "
+                      f"{summary['unclosed_share']:.1%}, {retries} retries → {shards}")
+    return counts
+
+
+def _generate(ctx: StageContext, name: str, ds: Any, teacher: Any, settings: Any,
+              work: dict[str, tuple[Any, list[tuple[int, str]]]], shards: Path,
+              expected: int, todo: int) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    recipe = ctx.recipe
+    worker = f"worker-{ctx.shard[0]:03d}-of-{ctx.shard[1]:03d}.jsonl"
+    progress = _Progress(ctx, f"synth {name}", expected, expected - todo)
+
+    def triple(seed: Any, j: int, tid: str, gen: Generation) -> dict[str, Any]:
+        meta = {"seed_id": seed.id, "sample": j, **seed.meta}
+        return teacher.triple(settings, triple_id=tid, instruction=seed.instruction, generation=gen,
+                              lang_in=seed.lang, domain=ds.domain or seed.domain,
+                              source=seed.source, meta=meta).to_dict()
+
+    writer = ShardWriter(shards / worker, key="id", batch_size=recipe.synth.commit_every)
+    try:
+        if not teacher.uses_engine:
+            for seed, missing in work.values():
+                gen = teacher.replay(settings, seed.response)
+                if gen is None:
+                    raise UserError(f"seed {seed.id!r} has no stored answer to replay; map "
+                                    "seeds.fields.response", where=str(recipe.path),
+                                    field=f"synth.datasets.{name}.seeds")
+                for j, tid in missing:
+                    writer.write(triple(seed, j, tid, gen))
+                progress.update(len(missing), tokens=0, unclosed=int(not gen.think_closed), retries=0)
+            return {}, []
+        client = _engine_client(ds.engine, settings, str(recipe.path), f"synth.datasets.{name}.engine")
+        requests: Iterator[ChatRequest] = (
+            teacher.request(settings, seed.id, seed.instruction, len(missing),
+                            system_prompt=ds.system_prompt,
+                            sample_seed=_request_seed(settings.sampling.seed, seed.id, missing[0][0]))
+            for seed, missing in work.values())
+        try:
+            for request, gens in client.generate(requests):
+                seed, missing = work[request.id]
+                for (j, tid), gen in zip(missing, gens):
+                    writer.write(triple(seed, j, tid, gen))
+                progress.update(len(gens), tokens=sum(g.completion_tokens or 0 for g in gens),
+                                unclosed=sum(not g.think_closed for g in gens),
+                                retries=client.stats.get("retries", 0))
+        finally:
+            client.close()
+        return dict(client.stats), list(getattr(client, "failed", []))
+    finally:
+        writer.close()
+        progress.close()
+
+
+# -- the stage -------------------------------------------------------------------------
+
+
+def _order(recipe: Recipe) -> list[str]:
+    names = list(recipe.synth.datasets)
+    return ([n for n in names if recipe.synth.datasets[n].translate_from is None]
+            + [n for n in names if recipe.synth.datasets[n].translate_from is not None])
+
+
+def run(ctx: StageContext) -> None:
+    """Synthesise every dataset of ``[synth]`` (sources before their translations)."""
+    if ctx.options.get("shard"):
+        ctx.shard = ctx.options["shard"]
+    for name in _order(ctx.recipe):
+        run_dataset(ctx, name)
+
+
+def plan(recipe: Recipe) -> list[str]:
+    lines = []
+    for name in _order(recipe):
+        ds = recipe.synth.datasets[name]
+        origin = (f"translated from {ds.translate_from}" if ds.translate_from
+                  else f"{ds.seeds.loader} seeds" + (f" ×{ds.seeds.count:,}" if ds.seeds.count else ""))
+        lines.append(f"synth {name}: teacher {ds.teacher.name}, {origin}, {ds.samples} sample(s), "
+                     f"lang {ds.lang}")
+    return lines
+
+
+STAGE = Stage(name="synth", run=run, plan=plan, options=[SHARD_OPTION],
+              help="Synthesise the reasoning triples of RECIPE_FILE's [synth] table (resumable; --shard I/N).")

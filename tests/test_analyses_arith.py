@@ -1,0 +1,68 @@
+"""The offline ``arith`` teacher and the ``arith_en``/``arith_ja`` benchmarks the quickstart study uses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jre.plugin_manager import get_plugins
+from jre.plugins.benchmarks.arith import extract_number
+from jre.plugins.teachers.arith import make_problem, question, write_seed_file
+
+
+def _evaluate(problem):
+    value = problem["start"]
+    for op, n in problem["steps"]:
+        value = value + n if op == "+" else value - n if op == "-" else value * n
+    return value
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_triples_are_correct_in_both_styles(tmp_path, lang):
+    teacher = get_plugins().get("teacher", "arith")
+    concise = teacher.settings(teacher.parse_config({}))
+    verbose = teacher.settings(teacher.parse_config({"reasoning_effort": "high"}))
+    assert (concise.style, verbose.style) == ("concise", "verbose")
+    assert concise.identity() != verbose.identity()
+    seeds = write_seed_file(tmp_path / "seeds.jsonl", 30, lang)
+    for line in seeds.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        problem = json.loads(row["problem"])
+        assert problem["answer"] == _evaluate(problem) == row["answer"] > 0
+        short, long = teacher.replay(concise, row["problem"]), teacher.replay(verbose, row["problem"])
+        for gen in (short, long):
+            assert gen.think_closed and gen.text.startswith("<think>\n")
+            assert extract_number(gen.content) == problem["answer"]
+            assert extract_number(gen.reasoning) == problem["answer"]
+        assert len(long.reasoning) > 1.5 * len(short.reasoning)
+        assert "double-check" in long.reasoning and "double-check" not in short.reasoning
+        if lang == "ja":
+            assert "答え" in short.content and "個" in row["question"]
+    assert teacher.replay(concise, None) is None
+
+
+def test_trace_language_can_follow_the_instruction():
+    teacher = get_plugins().get("teacher", "arith")
+    settings = teacher.settings(teacher.parse_config({"trace_lang": "same", "style": "verbose"}))
+    problem = make_problem(0, "ja")
+    gen = teacher.replay(settings, json.dumps(problem, ensure_ascii=False))
+    assert "確認" in gen.reasoning
+
+
+def test_benchmark_items_are_held_out_and_scored():
+    train = {question(make_problem(i, "en", "train")) for i in range(500)}
+    bench = get_plugins().get("benchmark", "arith_en")
+    config = bench.parse_config({"count": 50})
+    data = bench.load(config)
+    assert len(data.items) == 50 and data.source["split"] == "test"
+    assert not train & {item.data["question"] for item in data.items}
+    item = data.items[0]
+    gold = item.data["answer"]
+    assert bench.score(bench.extract(f"So... Answer: {gold}", item, config), item, config) == 1.0
+    assert bench.score(bench.extract(f"Answer: {gold + 1}", item, config), item, config) == 0.0
+    assert bench.score(bench.extract("no idea", item, config), item, config) == 0.0
+    ja = get_plugins().get("benchmark", "arith_ja")
+    jitem = ja.load(ja.parse_config({"count": 2})).items[1]
+    assert extract_number(f"答え：{jitem.data['answer']}") == jitem.data["answer"]  # full-width colon
+    assert extract_number("答えは４２です") == 42

@@ -342,10 +342,10 @@ def train(recipe: Any, store: Any, *, force: bool = False, console: Any = None) 
     check_context(tokenizer, section, where)
     world = world_size(section)
     accumulation = grad_accumulation(section, world)
-    if force:
+    if force and os.environ.get("RANK", "0") == "0":
         shutil.rmtree(paths.checkpoints, ignore_errors=True)
         paths.log.unlink(missing_ok=True)
-    resume_from = latest_checkpoint(paths.checkpoints) if section.resume else None
+    resume_from = latest_checkpoint(paths.checkpoints) if section.resume and not force else None
     set_seed(section.seed)
 
     train_ds, eval_ds, data_counts = tokenized_datasets(tokenizer, files, section, paths.cache)

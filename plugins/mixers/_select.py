@@ -26,26 +26,40 @@ def instruction_hash(text: str) -> int:
 
 
 class Candidates:
-    """Growable (ordinal, priority, instruction hash) columns, stored as numpy chunks."""
+    """Growable (ordinal, priority, instruction hash) columns, stored as numpy chunks.
+
+    20 bytes per row; :meth:`columns` joins one column at a time and frees its chunks, so
+    the join never holds two copies of everything.
+    """
 
     def __init__(self, chunk: int = 65536) -> None:
         self._chunk = chunk
-        self._parts: list[np.ndarray] = []
-        self._buf = np.empty((chunk, 3), dtype=np.uint64)
+        self._done: list[list[np.ndarray]] = [[], [], []]
+        self._new_chunk()
+
+    def _new_chunk(self) -> None:
+        self._buf = (np.empty(self._chunk, np.uint32), np.empty(self._chunk, np.uint64),
+                     np.empty(self._chunk, np.uint64))
         self._n = 0
 
     def add(self, ordinal: int, prio: int, ihash: int) -> None:
-        self._buf[self._n] = (ordinal, prio, ihash)
+        o, p, h = self._buf
+        o[self._n], p[self._n], h[self._n] = ordinal, prio, ihash
         self._n += 1
         if self._n == self._chunk:
-            self._parts.append(self._buf)
-            self._buf = np.empty((self._chunk, 3), dtype=np.uint64)
-            self._n = 0
+            for col, arr in zip(self._done, self._buf):
+                col.append(arr)
+            self._new_chunk()
 
-    def array(self) -> np.ndarray:
-        """All candidates as an ``(n, 3)`` uint64 array."""
-        return np.concatenate(self._parts + [self._buf[: self._n]]) if self._parts or self._n \
-            else np.empty((0, 3), dtype=np.uint64)
+    def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(ordinals, priorities, instruction hashes)``, ordinals increasing; empties the buffer."""
+        out = []
+        for col, arr in zip(self._done, self._buf):
+            col.append(arr[: self._n])
+            out.append(np.concatenate(col))
+            col.clear()
+        self._new_chunk()
+        return out[0], out[1], out[2]
 
 
 @dataclass
@@ -60,28 +74,36 @@ class Selection:
     notes: list[str] = field(default_factory=list)
 
 
-def select(cands: np.ndarray, count: int, *, dedupe: bool, taken: np.ndarray) -> tuple[Selection, np.ndarray]:
+def select(ordinals: np.ndarray, prios: np.ndarray, ihashes: np.ndarray, count: int, *, dedupe: bool,
+           taken: np.ndarray) -> tuple[Selection, np.ndarray]:
     """Choose up to ``count`` candidates with the lowest priority.
 
     With ``dedupe``, one row per instruction (the lowest priority) survives, and instructions
     already ``taken`` by an earlier slot are skipped. Returns the selection and the
-    instruction hashes it takes.
+    instruction hashes it takes. Works on index arrays so the columns are never copied whole.
     """
-    order = np.argsort(cands[:, 1], kind="stable")
-    ranked = cands[order]
+    n = len(prios)
     duplicates = taken_elsewhere = 0
-    if dedupe and len(ranked):
-        _, first = np.unique(ranked[:, 2], return_index=True)
-        first.sort()
-        duplicates = len(ranked) - len(first)
-        ranked = ranked[first]
+    if dedupe and n:
+        # Group by instruction, lowest priority first within a group; keep each group's head.
+        idx = np.lexsort((prios, ihashes))
+        grouped = ihashes[idx]
+        head = np.ones(n, dtype=bool)
+        np.not_equal(grouped[1:], grouped[:-1], out=head[1:])
+        del grouped
+        idx = idx[head]
+        del head
+        duplicates = n - len(idx)
         if len(taken):
-            fresh = ~np.isin(ranked[:, 2], taken)
+            fresh = ~np.isin(ihashes[idx], taken)
             taken_elsewhere = int((~fresh).sum())
-            ranked = ranked[fresh]
-    chosen = ranked[:count]
-    by_ordinal = np.argsort(chosen[:, 0], kind="stable")
-    chosen = chosen[by_ordinal]
-    sel = Selection(ordinals=chosen[:, 0].copy(), priorities=chosen[:, 1].copy(),
-                    available=len(ranked), duplicates=duplicates, taken_elsewhere=taken_elsewhere)
-    return sel, chosen[:, 2].copy()
+            idx = idx[fresh]
+        idx = idx[np.argsort(prios[idx], kind="stable")]
+    else:
+        idx = np.argsort(prios, kind="stable")
+    available = len(idx)
+    chosen = np.sort(idx[:count])  # candidate order is ordinal order
+    del idx
+    sel = Selection(ordinals=ordinals[chosen], priorities=prios[chosen], available=available,
+                    duplicates=duplicates, taken_elsewhere=taken_elsewhere)
+    return sel, ihashes[chosen]

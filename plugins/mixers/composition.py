@@ -188,9 +188,10 @@ class CompositionMixer(Mixer):
                         cands.add(ordinal, priority(config.seed, str(row["id"])),
                                   instruction_hash(row["instruction"]))
                     progress.remove_task(task)
-                    sel, hashes = select(cands.array(), count, dedupe=config.dedupe == "instruction",
-                                         taken=taken)
+                    columns = cands.columns()
                     del cands
+                    sel, hashes = select(*columns, count, dedupe=config.dedupe == "instruction", taken=taken)
+                    del columns
                     taken = np.concatenate([taken, hashes])
                     slot.available, slot.selected = sel.available, len(sel.ordinals)
                     slot.duplicates, slot.taken_elsewhere = sel.duplicates, sel.taken_elsewhere

@@ -113,6 +113,12 @@ class Benchmark(Plugin):
     # True when the score is a corpus statistic (BLEU) rather than a mean over items.
     corpus_level: ClassVar[bool] = False
 
+    def bind(self, config: Any, base_dir: Path | None = None) -> "Benchmark":
+        """The benchmark a recipe entry runs: ``self``, or (for a plugin that stands for many
+        benchmarks, like the lm-eval bridge) an object for the one ``config`` names. Its
+        :attr:`name` names the results folder."""
+        return self
+
     # -- data -------------------------------------------------------------------------
 
     def spec(self, config: Any) -> DatasetSpec | None:

@@ -73,14 +73,28 @@ class _LazyEngine:
             self.client.close()
 
 
+def _field(exc: UserError, index: int) -> UserError:
+    prefix = f"eval.benchmarks[{index}]"
+    exc.field = f"{prefix}.{exc.field}" if exc.field else prefix
+    return exc
+
+
+def _bind(ref, recipe: Recipe, index: int):
+    from jre.plugin_manager import get_plugins
+
+    base = recipe.path.parent if recipe.path else None
+    try:
+        return get_plugins().get("benchmark", ref.name).bind(ref.config, base)
+    except UserError as exc:
+        raise _field(exc, index) from None
+
+
 def _load_items(benchmark, cfg, recipe: Recipe, index: int):
     base = recipe.path.parent if recipe.path else None
     try:
         return benchmark.load(cfg, base)
     except UserError as exc:
-        if exc.field is None:
-            exc.field = f"eval.benchmarks[{index}]"
-        raise
+        raise _field(exc, index) from None
 
 
 def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
@@ -95,12 +109,12 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
     recipe, store = ctx.recipe, ctx.store
     section = recipe.eval
     ref = section.benchmarks[index]
-    benchmark = get_plugins().get("benchmark", ref.name)
     cfg = ref.config
+    benchmark = _bind(ref, recipe, index)
     data = _load_items(benchmark, cfg, recipe, index)
     items = data.items
     sampling = benchmark.sampling_for(cfg, section.sampling)
-    name = ref.name
+    name = benchmark.name
     out = store.stage_dir("eval", name)
     details = out / DETAILS
 
@@ -204,7 +218,7 @@ def run(ctx: StageContext) -> None:
             ci = results.get("ci95")
             ci_text = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
             extra = f"  {results['signature']}" if results.get("signature") else ""
-            ctx.console.print(f"eval {ref.name}: {results['metric']} {results['score']:.4f}{ci_text}"
+            ctx.console.print(f"eval {results['benchmark']}: {results['metric']} {results['score']:.4f}{ci_text}"
                               f"  failure rate {results['failure_rate']:.3f}"
                               f"  ({results['n_items']} items, {results['n_samples']} samples){extra}")
     finally:
@@ -214,12 +228,10 @@ def run(ctx: StageContext) -> None:
 def plan(recipe: Recipe) -> list[str]:
     section = recipe.eval
     lines = []
-    for ref in section.benchmarks:
-        from jre.plugin_manager import get_plugins
-
-        benchmark = get_plugins().get("benchmark", ref.name)
+    for index, ref in enumerate(section.benchmarks):
+        benchmark = _bind(ref, recipe, index)
         s = benchmark.sampling_for(ref.config, section.sampling)
-        lines.append(f"eval {ref.name} on {section.engine.name}: N={s.n} T={s.temperature} "
+        lines.append(f"eval {benchmark.name} on {section.engine.name}: N={s.n} T={s.temperature} "
                      f"top_p={s.top_p} max_tokens={s.max_tokens}, answer policy {section.answer_policy}")
     return lines
 

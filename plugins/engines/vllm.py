@@ -1,0 +1,150 @@
+"""The ``vllm`` engine: offline batch generation with ``vllm.LLM`` on GPUs.
+
+vLLM is imported only when the engine is loaded; without it, loading says in one line how
+to install ``jre[vllm]``. Tensor/pipeline/data-parallel settings and any other
+``vllm.LLM`` argument (``llm_kwargs``) pass straight through. gpt-oss output is decoded
+with special tokens kept and split by its Harmony channels (``reasoning_format =
+"harmony"``); ``chat_template_kwargs`` carries e.g. ``reasoning_effort``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator
+
+from pydantic import Field
+
+from jre import hookimpl
+from jre.errors import UserError
+from jre.kinds.engine import Engine, EngineConfig, new_stats, split_generation
+from jre.records import ChatRequest, Generation
+
+INSTALL_HINT = "the vllm engine needs vLLM: pip install 'jre[vllm]' (on a machine with a GPU)"
+
+
+class VLLMConfig(EngineConfig):
+    """Options of the ``vllm`` engine."""
+
+    tensor_parallel_size: int = Field(default=1, ge=1)
+    pipeline_parallel_size: int = Field(default=1, ge=1)
+    data_parallel_size: int = Field(default=1, ge=1)
+    dtype: str = "auto"
+    max_model_len: int | None = Field(default=None, gt=0)
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    seed: int = 0
+    trust_remote_code: bool = False
+    enable_prefix_caching: bool = True
+    chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
+    llm_kwargs: dict[str, Any] = Field(default_factory=dict)
+    batch_size: int = Field(default=1024, ge=1)  # prompts handed to vLLM at a time
+    skip_special_tokens: bool | None = None  # None: False for harmony, else True
+
+
+def outputs_to_generations(output: Any, *, reasoning_format: str, prefilled: bool) -> list[Generation]:
+    """Turn one ``vllm.RequestOutput`` (or an object shaped like it) into generations."""
+    prompt_tokens = len(output.prompt_token_ids) if getattr(output, "prompt_token_ids", None) else None
+    gens = []
+    for completion in output.outputs:
+        finish = completion.finish_reason
+        gens.append(split_generation(completion.text, reasoning_format=reasoning_format,  # type: ignore[arg-type]
+                                     prefilled=prefilled, finish_reason=finish,
+                                     prompt_tokens=prompt_tokens,
+                                     completion_tokens=len(completion.token_ids)))
+    return gens
+
+
+class VLLMClient:
+    """A loaded ``vllm.LLM``; see :class:`VLLMEngine`."""
+
+    def __init__(self, config: VLLMConfig) -> None:
+        try:
+            import vllm
+        except ImportError:
+            raise UserError(INSTALL_HINT, field="engine.name") from None
+        if not config.model:
+            raise UserError("the vllm engine needs a model path or id", field="engine.model")
+        self.config = config
+        self._vllm = vllm
+        kwargs: dict[str, Any] = dict(
+            model=config.model, tensor_parallel_size=config.tensor_parallel_size,
+            pipeline_parallel_size=config.pipeline_parallel_size, dtype=config.dtype,
+            gpu_memory_utilization=config.gpu_memory_utilization, seed=config.seed,
+            trust_remote_code=config.trust_remote_code,
+            enable_prefix_caching=config.enable_prefix_caching)
+        if config.data_parallel_size > 1:
+            kwargs["data_parallel_size"] = config.data_parallel_size
+        if config.max_model_len:
+            kwargs["max_model_len"] = config.max_model_len
+        kwargs.update(config.llm_kwargs)
+        self.llm = vllm.LLM(**kwargs)
+        self.tokenizer = self.llm.get_tokenizer()
+        self.stats: dict[str, Any] = new_stats()
+
+    def _params(self, request: ChatRequest) -> Any:
+        s = request.sampling
+        skip = self.config.skip_special_tokens
+        if skip is None:
+            skip = self.config.reasoning_format != "harmony"
+        return self._vllm.SamplingParams(n=s.n, temperature=s.temperature, top_p=s.top_p,
+                                         max_tokens=s.max_tokens, seed=s.seed, stop=s.stop,
+                                         skip_special_tokens=skip)
+
+    def _prompt(self, request: ChatRequest) -> str:
+        kwargs = {**self.config.chat_template_kwargs, **request.chat_template_kwargs}
+        return self.tokenizer.apply_chat_template(request.messages, tokenize=False,
+                                                  add_generation_prompt=True, **kwargs)
+
+    def generate(self, requests: Iterable[ChatRequest]) -> Iterator[tuple[ChatRequest, list[Generation]]]:
+        """Generate in chunks of ``batch_size`` prompts (vLLM schedules within a chunk)."""
+        chunk: list[ChatRequest] = []
+        for request in requests:
+            chunk.append(request)
+            if len(chunk) >= self.config.batch_size:
+                yield from self._run(chunk)
+                chunk = []
+        if chunk:
+            yield from self._run(chunk)
+
+    def _run(self, chunk: list[ChatRequest]) -> Iterator[tuple[ChatRequest, list[Generation]]]:
+        prompts = [self._prompt(r) for r in chunk]
+        outputs = self.llm.generate(prompts, [self._params(r) for r in chunk], use_tqdm=False)
+        for request, prompt, output in zip(chunk, prompts, outputs):
+            prefilled = self.config.prefilled_think
+            if prefilled is None:
+                prefilled = prompt.rstrip().endswith("<think>")
+            gens = outputs_to_generations(output, reasoning_format=self.config.reasoning_format,
+                                          prefilled=prefilled)
+            self.stats["requests"] += 1
+            self.stats["generations"] += len(gens)
+            self.stats["prompt_tokens"] += (gens[0].prompt_tokens or 0) if gens else 0
+            self.stats["completion_tokens"] += sum(g.completion_tokens or 0 for g in gens)
+            yield request, gens
+
+    def close(self) -> None:
+        """Release the engine and its GPU memory."""
+        self.llm = None
+        try:
+            import gc
+
+            import torch
+
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass
+
+
+class VLLMEngine(Engine):
+    """Offline batch generation with vLLM on one or more GPUs."""
+
+    name = "vllm"
+    description = "offline vllm.LLM batch generation on GPUs (install jre[vllm])"
+    config_model = VLLMConfig
+
+    def load(self, config: VLLMConfig | None) -> VLLMClient:
+        return VLLMClient(config or VLLMConfig())
+
+
+@hookimpl
+def register_engines(register):
+    register(VLLMEngine())

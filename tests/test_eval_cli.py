@@ -88,3 +88,16 @@ def test_model_path_missing(tmp_path: Path) -> None:
                                   {"name": "hf"})
     line = one_line_error(run_jre("eval", str(recipe)))
     assert "no model to evaluate" in line and "eval.engine.model" in line
+
+
+def test_model_path_given_but_absent(tmp_path: Path) -> None:
+    recipe = evalkit.write_recipe(tmp_path, [{"name": "gpqa_ja", "path": str(FIXTURES / "gpqa_ja.jsonl")}],
+                                  {"name": "hf", "model": "./models/not-there"})
+    line = one_line_error(run_jre("eval", str(recipe)))
+    assert "model path does not exist" in line and "not-there" in line
+
+
+def test_hub_dataset_unreachable_offline(tmp_path: Path) -> None:
+    recipe = evalkit.write_recipe(tmp_path, ["gpqa_ja"], {"name": "hf", "model": "x"})
+    line = one_line_error(run_jre("eval", str(recipe), env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}))
+    assert "LLaMAX/BenchMAX_Science[ja:train]" in line and "cannot load dataset" in line

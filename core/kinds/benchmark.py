@@ -276,11 +276,12 @@ def read_hub_rows(spec: DatasetSpec) -> tuple[list[dict[str, Any]], str | None]:
         raise UserError(f"cannot load dataset: {first}",
                         where=f"{spec.id}[{spec.config or ''}:{spec.split}]") from None
     revision = spec.revision
-    if revision is None:
-        # The hub cache path of a loaded dataset contains the commit it resolved to.
-        files = [f.get("filename", "") for f in getattr(ds, "cache_files", [])]
-        revision = next((part for f in files for part in Path(f).parts
-                         if len(part) == 40 and all(c in "0123456789abcdef" for c in part)), None)
+    try:  # the commit the revision (or "main") points at, so the results pin what was read
+        from huggingface_hub import HfApi
+
+        revision = HfApi().dataset_info(spec.id, revision=spec.revision).sha or revision
+    except Exception:  # offline with a cached copy: keep what the recipe said
+        pass
     return [dict(row) for row in ds], revision
 
 

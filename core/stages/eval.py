@@ -35,7 +35,12 @@ def model_path(recipe: Recipe, store: Any) -> tuple[str, dict[str, str]]:
     model = getattr(cfg, "model", None) if cfg is not None else None
     if model:
         local = recipe.resolve_path(model)
-        return (str(local) if local.exists() else model), {"model": model}
+        if local.exists():
+            return str(local), {"model": model}
+        if model.startswith(("/", "./", "../", "~")):  # clearly a path, not a hub id
+            raise UserError(f"model path does not exist: {local}",
+                            where=str(recipe.path) if recipe.path else None, field="eval.engine.model")
+        return model, {"model": model}
     trained = store.root / "train" / "model"
     if not trained.is_dir():
         raise UserError(f"no model to evaluate: [eval.engine] sets no `model` and {trained} "

@@ -92,9 +92,13 @@ class RunStore:
 
     @classmethod
     def for_recipe(cls, recipe: Any, override: str | Path | None = None) -> "RunStore":
-        """``override``, else the recipe's ``run_dir``, else ``runs/<recipe name>``."""
-        root = override or recipe.run_dir or Path("runs") / recipe.name
-        return cls(root)
+        """``override``, else the recipe's ``run_dir`` (relative to the recipe file, like every
+        path a recipe names), else ``runs/<recipe name>`` under the working directory."""
+        if override:
+            return cls(override)
+        if recipe.run_dir:
+            return cls(recipe.resolve_path(recipe.run_dir))
+        return cls(Path("runs") / recipe.name)
 
     def stage_dir(self, stage: str, *parts: str) -> Path:
         path = self.root.joinpath(stage, *parts)

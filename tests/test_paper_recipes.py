@@ -65,5 +65,26 @@ def test_all_ten_dry_run(capsys):
 def test_dry_run_through_the_cli():
     proc = run_jre("run", str(PAPER / "exp07.toml"), "--dry-run")
     assert proc.returncode == 0, proc.stderr
-    assert "100,000 ja ← chat_oss_ja (teacher oss); instruction + response only (trace stripped)" in proc.stdout
+    assert "100,000 ja ← ../../runs/paper-synth/synth/chat_oss_ja (teacher oss); instruction + response only (trace stripped)" in proc.stdout
     assert "total 600,000 examples" in proc.stdout
+
+
+def test_shared_synthesis_recipe_writes_every_source_the_experiments_read():
+    import re
+
+    from jre.recipe import load_recipe
+
+    synth = load_recipe(PAPER / "synth.toml")
+    datasets = set(synth.synth.datasets)
+    assert datasets == {"stem_r1_en", "stem_oss_en", "stem_oss_ja", "stem_oss_h_en",
+                        "chat_oss_en", "chat_oss_ja"}
+    store_root = (PAPER / synth.run_dir).resolve()
+    for number in range(1, 11):
+        text = (PAPER / f"exp{number:02d}.toml").read_text()
+        for source in re.findall(r'"(\.\./\.\./runs/paper-synth/synth/\w+)"', text):
+            resolved = (PAPER / source).resolve()
+            assert resolved.parent == store_root / "synth" and resolved.name in datasets, source
+    proc = run_jre("run", str(PAPER / "synth.toml"), "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "synth stem_r1_en: teacher replay, nemotron seeds ×1,500,000" in proc.stdout
+    assert "synth chat_oss_ja: teacher oss, translated from chat_oss_en" in proc.stdout

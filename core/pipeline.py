@@ -32,6 +32,14 @@ def run_recipe(file: Path, *, only: tuple[str, ...] = (), until: str | None = No
     chosen = select_stages(recipe.stages(), only, until)
     missing = [s for s in chosen if s not in stages]
     store = RunStore.for_recipe(recipe, run_dir)
+    if recipe.study is not None and not dry_run:
+        # A study runs its experiments' stages in their own run folders (jre.study).
+        from jre.study import run_study
+
+        store.root.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(file, store.root / "recipe.toml")
+        run_study(recipe, store, force=force, only=only, until=until)
+        return
     if dry_run:
         click.echo(f"recipe {recipe.name}: run directory {store.root}")
         for name in chosen:

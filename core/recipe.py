@@ -25,6 +25,7 @@ from jre.sections.refs import PluginRef
 from jre.sections.report import ReportSection
 from jre.sections.synth import SynthSection
 from jre.sections.train import TrainSection
+from jre.study import StudySection
 
 SCHEMA_VERSION = 1
 STAGE_ORDER = ("synth", "mix", "train", "eval", "analyze", "report")
@@ -47,6 +48,7 @@ class Recipe(StrictModel):
     eval: EvalSection | None = None
     analyze: AnalyzeSection | None = None
     report: ReportSection | None = None
+    study: StudySection | None = None  # a grid of experiment variants (jre.study)
 
     _path: Path | None = PrivateAttr(default=None)
 

@@ -129,3 +129,17 @@ def test_stars_and_errors():
     analysis = get_plugins().get("analysis", "aicc")
     with pytest.raises(UserError, match="unknown or non-numeric factor"):
         analysis.run(analysis.parse_config({"factors": ["nope"]}), _inputs(frame, y))
+
+
+def test_constant_outcome_and_perfect_fit_are_not_estimable():
+    frame, _ = _known_table(n=8)
+    analysis = get_plugins().get("analysis", "aicc")
+    flat = analysis.run(analysis.parse_config({}), _inputs(frame, {r: 0.0 for r in frame["run"]}))
+    assert not flat.tables["candidates"]["estimable"].any()
+    assert set(flat.tables["candidates"]["reason"]) == {"constant outcome"}
+    assert flat.data["selection"][0]["factors"] is None
+    assert "no estimable candidate" in flat.summary
+    exact = {r: 2.0 * a for r, a in zip(frame["run"], frame["a"])}
+    fits = analysis.run(analysis.parse_config({"factors": ["a", "b"]}), _inputs(frame, exact))
+    reasons = dict(zip(fits.tables["candidates"]["factors"], fits.tables["candidates"]["reason"]))
+    assert reasons["a"] == "perfect fit (zero residuals)"

@@ -99,6 +99,16 @@ def recipe_inputs(recipe: Recipe, store: RunStore) -> AnalysisInputs:
             inputs.factors = factors
         inputs.base_model = base or inputs.base_model
         return inputs
+    if recipe.study is not None and not section.runs:
+        from jre.study import study_runs
+
+        runs, study_factors, study_base = study_runs(recipe, store)
+        missing = [name for name, folder in runs.items() if not folder.is_dir()]
+        if missing:
+            raise UserError(f"experiment(s) {', '.join(missing)} have not run yet (jre run the study)",
+                            where=str(store.root / "experiments"), field="analyze")
+        return gather_inputs(runs, study_factors if factors is None else factors,
+                             study_base or base)
     folders = [recipe.resolve_path(r) for r in section.runs] or [store.root]
     runs: dict[str, Path] = {}
     for folder in folders:

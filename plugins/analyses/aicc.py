@@ -6,8 +6,8 @@ factors; each candidate gets AICc = AIC + 2k(k+1)/(n−k−1) with AIC = −2 lo
 candidate with the lowest AICc is reported with its coefficients, signs, p-values (marked
 ``*``/``**``/``***`` at 10 % / 5 % / 2.5 %) and R². ``k`` counts the estimated regression
 coefficients including the intercept; ``count_variance = true`` adds the error variance as
-one more parameter. Candidates with n−k−1 ≤ 0 (or whose design is rank-deficient) are listed
-as not estimable rather than dropped.
+one more parameter. Candidates with n−k−1 ≤ 0, a rank-deficient design, a constant outcome or a zero-residual
+fit are listed as not estimable (with the reason) rather than dropped.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def fit_subsets(y: Any, X: Any, *, count_variance: bool = False,
 
     names = list(X.columns)
     n = int(len(y))
+    constant = n > 0 and float(np.ptp(y.astype(float).to_numpy())) == 0.0
     top = min(len(names), max_factors or len(names))
     out: list[dict[str, Any]] = []
     for size in range(1, top + 1):
@@ -78,10 +79,17 @@ def fit_subsets(y: Any, X: Any, *, count_variance: bool = False,
             design = sm.add_constant(X[list(subset)].astype(float), has_constant="add")
             if n - k - 1 <= 0:
                 row["reason"] = f"n-k-1 = {n - k - 1} <= 0"
+            elif constant:
+                row["reason"] = "constant outcome"
             elif np.linalg.matrix_rank(design.to_numpy()) < design.shape[1]:
                 row["reason"] = "collinear factors"
             else:
                 fit = sm.OLS(y.astype(float).to_numpy(), design).fit()
+                if float(fit.ssr) <= 1e-12 * float(fit.centered_tss):
+                    # log L is +inf: AICc cannot rank a fit that leaves no residual.
+                    row["reason"] = "perfect fit (zero residuals)"
+                    out.append(row)
+                    continue
                 row.update(estimable=True, llf=float(fit.llf), r2=float(fit.rsquared),
                            aic=-2.0 * fit.llf + 2.0 * k, aicc=aicc_value(float(fit.llf), k, n),
                            params={str(c): float(v) for c, v in fit.params.items()},

@@ -54,8 +54,17 @@ def iter_examples(files: list[Path], limit: int | None = None) -> Iterator[dict[
 
 
 def select_datasets(inputs: AnalysisInputs, names: list[str] | None, field: str) -> dict[str, list[Path]]:
-    """The datasets to measure (all, or those named), each with at least one file."""
-    chosen = inputs.datasets if names is None else {n: inputs.datasets.get(n, []) for n in names}
+    """The datasets to measure (all, or those named; ``*`` patterns like ``*/mix`` match
+    several), each with at least one file."""
+    from fnmatch import fnmatchcase
+
+    if names is None:
+        chosen = dict(inputs.datasets)
+    else:
+        chosen = {}
+        for name in names:
+            matches = [d for d in inputs.datasets if fnmatchcase(d, name)] if "*" in name else [name]
+            chosen.update({d: inputs.datasets.get(d, []) for d in matches or [name]})
     missing = [n for n, files in chosen.items() if not files]
     if names is not None and missing:
         raise UserError(f"no data for dataset(s) {', '.join(missing)}; known: "

@@ -1,0 +1,365 @@
+"""Studies: one recipe, a grid of experiment variants, then analyses across them and a report.
+
+A recipe with a root-level ``[study]`` table is a study. Its stage tables (``synth``,
+``mix``, ``train``, ``eval``) are the base experiment; each ``[study.experiments.NAME]``
+table gives the experiment's ``factors`` (a table, or a list of tables for a mixed
+experiment, averaged by the analyses) and ``set``, dotted-key overrides of the base recipe::
+
+    [study.experiments.verbose]
+    factors = { verbose = 1, trace = 1 }
+    set = { "synth.datasets.en.teacher.style" = "verbose" }
+
+``jre run`` on a study runs every experiment's stages in ``<run>/experiments/NAME/`` (or
+``<run>/grids/GRID/NAME/`` for a named grid; each a
+complete run folder with its own ``recipe.toml``, resumable like any run), then the study's
+``[analyze]`` over all experiments and its ``[report]`` in ``<run>/``. Named grids
+(``[study.grids.ci]``: a subset of experiments and overrides for all of them) are chosen with
+the environment variable that ``grid_env`` names. ``[study.tiny_base_model]`` builds a tiny
+Qwen3-architecture model with a tokenizer trained on a local corpus into ``<run>/base_model``
+and makes it every experiment's ``train.base_model`` (the offline quickstart's student).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from jre.errors import UserError
+from jre.kinds.base import StrictModel
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from rich.console import Console
+
+    from jre.recipe import Recipe
+    from jre.store import RunStore
+
+FactorValue = bool | int | float | str
+EXPERIMENT_STAGES = ("synth", "mix", "train", "eval")
+
+
+class TinyBaseModel(StrictModel):
+    """``[study.tiny_base_model]``: a tiny Qwen3 student built offline from a text corpus."""
+
+    corpus: str  # text file, one training text per line (tokenizer training)
+    vocab_size: int = Field(default=512, ge=300)
+    hidden_size: int = Field(default=64, ge=8)
+    layers: int = Field(default=2, ge=1)
+    heads: int = Field(default=4, ge=1)
+    kv_heads: int = Field(default=2, ge=1)
+    max_positions: int = Field(default=1024, ge=64)
+    seed: int = 0
+
+
+class Experiment(StrictModel):
+    """One experiment of a study: its factors and its overrides of the base recipe."""
+
+    description: str = ""
+    factors: dict[str, FactorValue] | list[dict[str, FactorValue]] = Field(default_factory=dict)
+    set: dict[str, Any] = Field(default_factory=dict)
+
+
+class Grid(StrictModel):
+    """A named selection of experiments plus overrides applied to each (e.g. a CI grid)."""
+
+    experiments: list[str] | None = None
+    set: dict[str, Any] = Field(default_factory=dict)
+
+
+class StudySection(StrictModel):
+    """``[study]``: the experiments of a study and how to pick a grid of them."""
+
+    experiments: dict[str, Experiment] = Field(min_length=1)
+    grids: dict[str, Grid] = Field(default_factory=dict)
+    grid_env: str = "JRE_STUDY_GRID"
+    tiny_base_model: TinyBaseModel | None = None
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any, where: str) -> None:
+    """Set ``a.b.0.c = value`` inside nested tables and lists, creating tables as needed.
+
+    A plugin reference written as a bare string (``teacher = "arith"``) becomes a table
+    (``{name = "arith"}``) when an option is set inside it.
+    """
+    parts = key.split(".")
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        nxt_is_index = parts[i + 1].isdigit()
+        if isinstance(node, list):
+            index = int(part)
+            if index >= len(node):
+                raise UserError(f"index {index} is past the end of the list", where=where, field=key)
+            child = node[index]
+        else:
+            child = node.get(part)
+            if child is None:
+                child = [] if nxt_is_index else {}
+                node[part] = child
+            elif isinstance(child, str) and not nxt_is_index:
+                child = {"name": child}
+                node[part] = child
+        if not isinstance(child, (dict, list)):
+            raise UserError(f"{'.'.join(parts[:i + 1])} is a value, not a table", where=where,
+                            field=key)
+        if isinstance(node, list):
+            node[int(part)] = child
+        node = child
+    last = parts[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def mean_factors(factors: dict[str, Any] | list[dict[str, Any]]) -> dict[str, Any]:
+    """One factor table for a recipe: a mixed experiment's numeric factors averaged."""
+    if isinstance(factors, dict):
+        return dict(factors)
+    out: dict[str, Any] = {}
+    keys = list(dict.fromkeys(k for row in factors for k in row))
+    for key in keys:
+        values = [row[key] for row in factors if key in row]
+        if all(isinstance(v, (int, float)) for v in values):
+            out[key] = sum(float(v) for v in values) / len(values)
+        else:
+            out[key] = values[0]
+    return out
+
+
+def toml_dumps(data: dict[str, Any]) -> str:
+    """TOML text of nested tables (scalars, lists, tables, arrays of tables)."""
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{json.dumps(str(k))} = {value(x)}" for k, x in v.items()
+                                    if x is not None) + " }"
+        return json.dumps(str(v), ensure_ascii=False)
+
+    lines: list[str] = []
+
+    def table(node: dict[str, Any], prefix: str) -> None:
+        subtables = []
+        for k, v in node.items():
+            if v is None:
+                continue
+            if isinstance(v, dict):
+                subtables.append((k, v, False))
+            elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+                subtables.append((k, v, True))
+            else:
+                lines.append(f"{json.dumps(str(k))} = {value(v)}")
+        for k, v, array in subtables:
+            name = f"{prefix}.{json.dumps(str(k))}" if prefix else json.dumps(str(k))
+            if array:
+                for item in v:
+                    lines.extend(["", f"[[{name}]]"])
+                    table(item, name)
+            else:
+                lines.extend(["", f"[{name}]"])
+                table(v, name)
+
+    table(data, "")
+    return "\n".join(lines).strip() + "\n"
+
+
+def selected_experiments(section: StudySection, where: str) -> tuple[str | None, list[str]]:
+    """The grid chosen through ``grid_env`` (or None) and the experiments it runs."""
+    grid = os.environ.get(section.grid_env) or None
+    if grid is None:
+        return None, list(section.experiments)
+    if grid not in section.grids:
+        raise UserError(f"{section.grid_env}={grid}: no grid {grid!r}; grids: "
+                        f"{', '.join(section.grids) or '(none)'}", where=where,
+                        field="study.grids")
+    names = section.grids[grid].experiments or list(section.experiments)
+    unknown = [n for n in names if n not in section.experiments]
+    if unknown:
+        raise UserError(f"grid {grid!r} names unknown experiment(s) {', '.join(unknown)}",
+                        where=where, field=f"study.grids.{grid}.experiments")
+    return grid, names
+
+
+def base_model_dir(store: "RunStore") -> Path:
+    """Where a study's tiny base model lives."""
+    return (store.root / "base_model").resolve()
+
+
+def experiment_dir(store: "RunStore", name: str, grid: str | None = None) -> Path:
+    """The run folder of one experiment (a named grid's runs live apart from the full grid's,
+    so a small CI grid never resumes from, or overwrites, the full study's checkpoints)."""
+    if grid is not None:
+        return store.root / "grids" / grid / name
+    return store.root / "experiments" / name
+
+
+def experiment_recipe(recipe: "Recipe", name: str, grid: str | None,
+                      base_model: Path | None) -> tuple["Recipe", str]:
+    """The validated recipe of experiment ``name`` and its TOML text."""
+    from jre.recipe import parse_recipe
+
+    assert recipe.path is not None and recipe.study is not None
+    where = str(recipe.path)
+    raw = tomllib.loads(recipe.path.read_text(encoding="utf-8"))
+    data = {k: v for k, v in raw.items() if k not in ("study", "analyze", "report", "run_dir")}
+    experiment = recipe.study.experiments[name]
+    data["name"] = f"{recipe.name}-{name}"
+    data["description"] = experiment.description or f"{recipe.name}: experiment {name}"
+    data["factors"] = mean_factors(experiment.factors)
+    overrides = dict(experiment.set)
+    if grid is not None:
+        overrides.update(recipe.study.grids[grid].set)
+    for key, value in overrides.items():
+        set_dotted(data, key, value, where)
+    if base_model is not None and "train" in data:
+        data["train"]["base_model"] = str(base_model)
+    text = toml_dumps(data)
+    # Validated as if written next to the study recipe, so its relative paths still hold.
+    return parse_recipe(text, recipe.path), text
+
+
+def factor_frame(recipe: "Recipe", names: list[str]) -> Any:
+    """The study's factor table: a row per experiment, or per component of a mixed one."""
+    import pandas as pd
+
+    assert recipe.study is not None
+    rows = []
+    for name in names:
+        factors = recipe.study.experiments[name].factors
+        for row in (factors if isinstance(factors, list) else [factors]):
+            rows.append({"run": name, **row})
+    return pd.DataFrame(rows)
+
+
+def build_base_model(recipe: "Recipe", store: "RunStore", console: "Console") -> Path | None:
+    """Build ``[study.tiny_base_model]`` into ``<run>/base_model`` unless it is up to date."""
+    from jre.recipe import config_hash
+
+    assert recipe.study is not None
+    spec = recipe.study.tiny_base_model
+    if spec is None:
+        return None
+    corpus = recipe.resolve_path(spec.corpus)
+    if not corpus.exists():
+        raise UserError("no such corpus file", where=str(corpus), field="study.tiny_base_model.corpus")
+    out = base_model_dir(store)
+    stamp = out / "jre-build.json"
+    digest = config_hash({**spec.model_dump(), "corpus": corpus.read_text(encoding="utf-8")})
+    if stamp.exists() and json.loads(stamp.read_text()).get("hash") == digest:
+        return out
+    from jre.tiny import build_tiny_model
+
+    console.print(f"study: building the tiny base model → {out}")
+    texts = [line for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+    build_tiny_model(out, corpus=texts, vocab_size=spec.vocab_size, hidden_size=spec.hidden_size,
+                     num_layers=spec.layers, num_heads=spec.heads, num_kv_heads=spec.kv_heads,
+                     max_positions=spec.max_positions, seed=spec.seed)
+    stamp.write_text(json.dumps({"hash": digest}) + "\n")
+    return out
+
+
+def study_runs(recipe: "Recipe", store: "RunStore") -> tuple[dict[str, Path], Any, str | None]:
+    """(experiment → run folder, factor table, base model) of the selected grid, for analyze."""
+    assert recipe.study is not None
+    grid, names = selected_experiments(recipe.study, str(recipe.path))
+    base = base_model_dir(store) if recipe.study.tiny_base_model else None
+    return ({n: experiment_dir(store, n, grid) for n in names}, factor_frame(recipe, names),
+            str(base) if base is not None and base.exists() else None)
+
+
+def run_study(recipe: "Recipe", store: "RunStore", *, force: bool = False,
+              console: "Console | None" = None, only: tuple[str, ...] = (),
+              until: str | None = None) -> Path | None:
+    """Run every selected experiment, then the study's analyses and report.
+
+    Returns the HTML report's path (None when the recipe has no ``[report]``).
+    """
+    import time
+
+    from rich.console import Console
+
+    from jre.pipeline import select_stages
+    from jre.stages import StageContext, available_stages
+    from jre.store import RunStore
+
+    assert recipe.study is not None
+    console = console or Console(stderr=True)
+    stages = available_stages()
+    grid, names = selected_experiments(recipe.study, str(recipe.path))
+    wanted = select_stages([s for s in recipe.stages()], only, until)
+    per_experiment = [s for s in wanted if s in EXPERIMENT_STAGES]
+    missing = [s for s in wanted if s not in stages]
+    if missing:
+        raise UserError(f"stage(s) {', '.join(missing)} are not available in this jre build",
+                        where=str(recipe.path))
+    started = time.monotonic()
+    store.root.mkdir(parents=True, exist_ok=True)
+    base = build_base_model(recipe, store, console) if per_experiment else (
+        base_model_dir(store) if recipe.study.tiny_base_model else None)
+    console.print(f"study {recipe.name}: {len(names)} experiment(s)"
+                  + (f" (grid {grid})" if grid else "") + f": {', '.join(names)}")
+    for index, name in enumerate(names, 1):
+        if not per_experiment:
+            break
+        exp_recipe, text = experiment_recipe(recipe, name, grid, base)
+        folder = experiment_dir(store, name, grid)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "recipe.toml").write_text(text, encoding="utf-8")
+        ctx = StageContext(recipe=exp_recipe, store=RunStore(folder), force=force, console=console)
+        for stage in per_experiment:
+            if getattr(exp_recipe, stage) is None:
+                continue
+            console.rule(f"{recipe.name} [{index}/{len(names)}] {name}: {stage}")
+            stages[stage].run(ctx)
+    report = None
+    ctx = StageContext(recipe=recipe, store=store, force=force, console=console)
+    for stage in ("analyze", "report"):
+        if stage in wanted:
+            console.rule(f"{recipe.name}: {stage}")
+            stages[stage].run(ctx)
+    if "report" in wanted:
+        report = store.root / "report" / "report.html"
+    print_summary(recipe, store, names, grid, time.monotonic() - started, report, console)
+    return report
+
+
+def print_summary(recipe: "Recipe", store: "RunStore", names: list[str], grid: str | None,
+                  seconds: float, report: Path | None, console: "Console") -> None:
+    """A few lines on what the study found, naming the report file."""
+    from rich.table import Table
+
+    table = Table(title=f"study {recipe.name}: {len(names)} experiments in {seconds:.0f} s")
+    benches: list[str] = []
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+    for name in names:
+        for path in sorted(experiment_dir(store, name, grid).glob("eval/*/results.json")):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            bench = data.get("benchmark", path.parent.name)
+            if bench not in benches:
+                benches.append(bench)
+            results[(name, bench)] = data
+    table.add_column("experiment")
+    for bench in benches:
+        table.add_column(f"{bench} score / failure", justify="right")
+    for name in names:
+        cells = []
+        for bench in benches:
+            r = results.get((name, bench))
+            cells.append("-" if r is None else f"{r.get('score', 0):.3f} / {r.get('failure_rate', 0):.3f}")
+        table.add_row(name, *cells)
+    console.print(table)
+    aicc = store.root / "analyze" / "aicc" / "summary.md"
+    if aicc.exists():
+        console.print(aicc.read_text(encoding="utf-8").strip())
+    if report is not None:
+        import click
+
+        click.echo(f"report: {report}")

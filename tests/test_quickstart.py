@@ -90,6 +90,6 @@ def test_quickstart_ci_grid_end_to_end(tmp_path):
     ppl = pd.read_csv(run_dir / "analyze" / "ppl" / "tables" / "ppl.csv")
     assert (ppl["ppl"] > 1).all() and len(ppl) == len(names)
     page = report.read_text()
-    for heading in ("Table 1", "Table 2", "Table 3", "Table 4"):
+    for heading in ("Table 1", "Table 2", "Table 3", "Table 4", "length (tokens)", "PPL"):
         assert heading in page
     assert len(re.findall(r'src="data:image/png;base64,', page)) >= 2

@@ -200,6 +200,12 @@ def plan(recipe: Recipe) -> list[str]:
     assert section is not None
     source = (f"results {section.results}" if section.results else
               f"runs {', '.join(section.runs)}" if section.runs else "this run's results")
+    if recipe.study is not None and not section.runs and not section.results:
+        from jre.study import selected_experiments
+
+        grid, names = selected_experiments(recipe.study, str(recipe.path))
+        source = (f"the study's {len(names)} experiments" + (f" (grid {grid})" if grid else "")
+                  + f": {', '.join(names)}, each run through the stages above")
     return [f"analyses {', '.join(r.name for r in section.analyses)} over {source}"]
 
 

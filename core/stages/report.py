@@ -89,6 +89,25 @@ def factor_table(analyses: dict[str, AnalysisResult]) -> Any:
     return None
 
 
+def with_measured(factors: Any, analyses: dict[str, AnalysisResult]) -> Any:
+    """Table 1 with each run's measured trace+response length and PPL of its training mix
+    (from the ``lengths`` / ``ppl`` analyses over ``<run>/mix``) when they ran."""
+    if factors is None or "run" not in factors.columns:
+        return factors
+    factors = factors.copy()
+    for analysis, table_name, column, label in (("lengths", "lengths", "mean_tokens", "length (tokens)"),
+                                                ("ppl", "ppl", "ppl", "PPL")):
+        result = analyses.get(analysis)
+        table = result.tables.get(table_name) if result else None
+        if table is None or "dataset" not in getattr(table, "columns", []):
+            continue
+        by_run = {str(d)[: -len("/mix")]: v for d, v in zip(table["dataset"], table[column])
+                  if str(d).endswith("/mix")}
+        if by_run:
+            factors[label] = [by_run.get(str(run)) for run in factors["run"]]
+    return factors
+
+
 def _html_table(table: Any, precision: int) -> str:
     def cell(value: Any) -> str:
         if value is None or (isinstance(value, float) and value != value):
@@ -129,7 +148,7 @@ def build_report(run_root: Path, title: str, precision: int = 3) -> tuple[Path, 
             md.extend([f"_{note}_", ""])
             body.append(f'<p class="note">{html.escape(note)}</p>')
 
-    section("Table 1 · Experiment factors", factor_table(analyses),
+    section("Table 1 · Experiment factors", with_measured(factor_table(analyses), analyses),
             note="no factor table was given to the analyses")
     for heading, name, table_name in MAIN_TABLES:
         result = analyses.get(name)

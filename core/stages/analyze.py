@@ -114,6 +114,10 @@ def recipe_inputs(recipe: Recipe, store: RunStore) -> AnalysisInputs:
     for folder in folders:
         if not folder.is_dir():
             raise UserError("no such run folder", where=str(folder), field="analyze.runs")
+        if folder.name in runs:
+            # Run ids are folder names; two folders of one name would merge their results.
+            raise UserError(f"two run folders are named {folder.name!r}", where=str(folder),
+                            field="analyze.runs")
         runs[folder.name] = folder
     return gather_inputs(runs, factors, base)
 

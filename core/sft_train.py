@@ -320,11 +320,26 @@ def _make_trainer_classes():
     return SFTTrainer, JsonlLog
 
 
-def train(recipe: Any, store: Any, *, force: bool = False, console: Any = None) -> dict[str, Any]:
+CHECKPOINT_STAMP = "jre-identity.txt"
+
+
+def checkpoints_match(folder: Path, identity: str | None) -> bool:
+    """Whether the checkpoints in ``folder`` were written for this train config and data.
+
+    Checkpoints without a stamp, or stamped by another config, must not be resumed.
+    """
+    stamp = folder / CHECKPOINT_STAMP
+    return identity is not None and stamp.is_file() and stamp.read_text(encoding="utf-8") == identity
+
+
+def train(recipe: Any, store: Any, *, force: bool = False, console: Any = None,
+          identity: str | None = None) -> dict[str, Any]:
     """Run SFT for ``recipe`` in this process (one rank of a launched run, or a single device).
 
-    Resumes from the newest complete checkpoint unless ``force`` or ``train.resume = false``.
-    Returns the counts recorded in the manifest.
+    Resumes from the newest complete checkpoint unless ``force`` or ``train.resume = false``,
+    and only when the checkpoints were written under the same ``identity`` (a hash of the
+    train config and the mix dataset); stale checkpoints are removed. Returns the counts
+    recorded in the manifest.
     """
     import torch
     from transformers import AutoModelForCausalLM, TrainingArguments, set_seed
@@ -342,10 +357,15 @@ def train(recipe: Any, store: Any, *, force: bool = False, console: Any = None) 
     check_context(tokenizer, section, where)
     world = world_size(section)
     accumulation = grad_accumulation(section, world)
-    if force and os.environ.get("RANK", "0") == "0":
+    stale = not checkpoints_match(paths.checkpoints, identity)
+    if (force or stale) and os.environ.get("RANK", "0") == "0":
         shutil.rmtree(paths.checkpoints, ignore_errors=True)
         paths.log.unlink(missing_ok=True)
-    resume_from = latest_checkpoint(paths.checkpoints) if section.resume and not force else None
+        if identity is not None:
+            paths.checkpoints.mkdir(parents=True, exist_ok=True)
+            (paths.checkpoints / CHECKPOINT_STAMP).write_text(identity, encoding="utf-8")
+    resume_from = (latest_checkpoint(paths.checkpoints)
+                   if section.resume and not force and not stale else None)
     set_seed(section.seed)
 
     train_ds, eval_ds, data_counts = tokenized_datasets(tokenizer, files, section, paths.cache)

@@ -256,3 +256,19 @@ def test_train_without_mix_dataset_is_one_line(tmp_path, tiny_model):
     recipe = write_recipe(tmp_path, tiny_model, count=8, train="")
     proc = run_jre("train", str(recipe))
     assert proc.returncode == 2 and "run `jre mix` first" in proc.stderr
+
+
+def test_checkpoints_of_another_config_are_not_resumed(tmp_path, tiny_model):
+    recipe = write_recipe(tmp_path, tiny_model, count=24,
+                          train=_train_args(2).replace("max_steps = 24", "max_steps = 4"))
+    mix_in_process(recipe)
+    assert run_jre("train", str(recipe)).returncode == 0
+    checkpoints = tmp_path / "run" / "train" / "checkpoints"
+    assert (checkpoints / "checkpoint-4").is_dir()
+    # Same config again after a crash would resume; a changed config must start afresh.
+    recipe.write_text(recipe.read_text().replace("learning_rate = 1e-3", "learning_rate = 2e-3"))
+    again = run_jre("train", str(recipe))
+    assert again.returncode == 0, again.stderr[-3000:]
+    manifest = json.loads((tmp_path / "run" / "train" / "manifest.json").read_text())
+    assert manifest["counts"]["resumed_from"] is None
+    assert manifest["counts"]["steps"] == 4

@@ -16,6 +16,7 @@ import click
 
 from jre.errors import UserError
 from jre.recipe import Recipe
+from jre.recipe import config_hash as hash_of
 from jre.stages import Stage, StageContext
 
 
@@ -42,7 +43,8 @@ def run_in_process(recipe: Recipe, store: Any, *, force: bool = False, console: 
             console.print("train: up to date (use --force to retrain)")
         return
     manifest = store.begin("train", config_hash=config_hash, inputs=inputs) if rank0 else None
-    counts = train(recipe, store, force=force, console=console)
+    counts = train(recipe, store, force=force, console=console,
+                   identity=hash_of({"train": config_hash, "inputs": inputs}))
     if manifest is not None:
         store.finish(manifest, counts=counts, extra={"model": str(paths.model), "log": str(paths.log)})
     if console is not None and rank0:

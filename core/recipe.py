@@ -170,11 +170,6 @@ def _walk_refs(value: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[PluginRe
             yield from _walk_refs(child, loc + (i,))
 
 
-def _section_key(ref: PluginRef, loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    # A bare ``[mix]`` is itself the mixer reference: its name key is ``mix.name``.
-    return loc + ("name",)
-
-
 def parse_recipe(text: str, path: Path) -> Recipe:
     """Validate recipe ``text`` read from ``path`` (raises :class:`UserError`)."""
     from jre.plugin_manager import get_plugins
@@ -197,7 +192,7 @@ def parse_recipe(text: str, path: Path) -> Recipe:
         try:
             plugin = plugins.get(ref.kind, ref.name)
         except UserError as exc:
-            raise _error(path, text, _section_key(ref, loc), exc.message) from None
+            raise _error(path, text, loc + ("name",), exc.message) from None
         try:
             ref._config = plugin.parse_config(ref.options)
         except ValidationError as exc:

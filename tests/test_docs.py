@@ -31,3 +31,30 @@ def test_every_hook_has_a_section_with_signature_and_example() -> None:
 def test_no_documented_hook_is_missing_from_the_specs() -> None:
     documented = set(re.findall(r"^## (register_\w+)\(", DOCS.read_text(encoding="utf-8"), re.M))
     assert documented == set(_hooks())
+
+
+def test_examples_register_working_plugins() -> None:
+    """Each complete example in docs/hooks.md registers through the real plugin manager."""
+    import types
+
+    from jre.plugin_manager import build_plugin_set
+    from jre.records import ChatRequest
+
+    blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
+    expected = {"echo": "engine", "my-teacher": "teacher", "quiz": "benchmark",
+                "mean_failure": "analysis"}
+    modules = []
+    for i, block in enumerate(blocks):
+        if "# your code" in block or "register_commands" in block:
+            continue  # a fragment, not a runnable example
+        module = types.ModuleType(f"hooks_doc_example_{i}")
+        exec(compile(block, f"docs/hooks.md block {i}", "exec"), module.__dict__)
+        modules.append(module)
+    plugins = build_plugin_set(extra_modules=tuple(modules))
+    for name, kind in expected.items():
+        assert plugins.get(kind, name).name == name
+    assert plugins.get("teacher", "mine").name == "my-teacher"
+    engine = plugins.get("engine", "echo")
+    client = engine.load(None)
+    [(_, [gen])] = list(client.generate([ChatRequest(id="x", messages=[{"role": "user", "content": "hi"}])]))
+    assert gen.reasoning == "echo" and gen.content == "hi" and gen.think_closed

@@ -16,10 +16,13 @@ discards the old details; changing only the answer policy or bootstrap rescores 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from jre.errors import UserError
+from jre.kinds.benchmark import Benchmark
+from jre.plugin_manager import get_plugins
 from jre.recipe import Recipe, config_hash, resolved_dict
 from jre.stages import Stage, StageContext
 
@@ -63,8 +66,6 @@ class _LazyEngine:
 
     def get(self):
         if self.client is None:
-            from jre.plugin_manager import get_plugins
-
             ref = self.recipe.eval.engine
             engine = get_plugins().get("engine", ref.name)
             cfg = ref.config
@@ -85,8 +86,6 @@ def _field(exc: UserError, index: int) -> UserError:
 
 
 def _bind(ref, recipe: Recipe, index: int):
-    from jre.plugin_manager import get_plugins
-
     base = recipe.path.parent if recipe.path else None
     try:
         return get_plugins().get("benchmark", ref.name).bind(ref.config, base)
@@ -107,7 +106,6 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
     """Evaluate one benchmark of the recipe (resuming its details); returns its results."""
     from jre import __version__
     from jre.evaluate import sample_id, score_samples, summarize
-    from jre.plugin_manager import get_plugins
     from jre.records import ChatRequest
     from jre.store import ShardWriter, iter_records, write_json_atomic
 
@@ -234,9 +232,14 @@ def plan(recipe: Recipe) -> list[str]:
     section = recipe.eval
     lines = []
     for index, ref in enumerate(section.benchmarks):
-        benchmark = _bind(ref, recipe, index)
+        plugin = get_plugins().get("benchmark", ref.name)
+        if type(plugin).bind is Benchmark.bind:
+            benchmark, label = plugin, plugin.name
+        else:  # binding may load a task and its data (lm-eval); a dry run reads nothing
+            benchmark = plugin
+            label = f"{plugin.name} {json.dumps(ref.options, ensure_ascii=False, sort_keys=True)}"
         s = benchmark.sampling_for(ref.config, section.sampling)
-        lines.append(f"eval {benchmark.name} on {section.engine.name}: N={s.n} T={s.temperature} "
+        lines.append(f"eval {label} on {section.engine.name}: N={s.n} T={s.temperature} "
                      f"top_p={s.top_p} max_tokens={s.max_tokens}, answer policy {section.answer_policy}")
     return lines
 

@@ -26,5 +26,17 @@ class UserError(Exception):
         return head + self.message
 
 
+class UserErrors(UserError):
+    """Several user errors found together; printed one per line, first one first."""
+
+    def __init__(self, errors: list[UserError]) -> None:
+        first = errors[0]
+        super().__init__(first.message, where=first.where, field=first.field, line=first.line)
+        self.errors = errors
+
+    def __str__(self) -> str:
+        return "\n".join(UserError.__str__(e) for e in self.errors)
+
+
 class PluginError(UserError):
     """A plugin problem: unknown name, duplicate registration, broken entry point."""

@@ -16,7 +16,7 @@ from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
-from jre.errors import UserError
+from jre.errors import UserError, UserErrors
 from jre.kinds.base import StrictModel
 from jre.sections.analyze import AnalyzeSection
 from jre.sections.eval import EvalSection
@@ -26,6 +26,7 @@ from jre.sections.report import ReportSection
 from jre.sections.synth import SynthSection
 from jre.sections.train import TrainSection
 from jre.study import StudySection
+from jre.toml_lines import locate
 
 SCHEMA_VERSION = 1
 STAGE_ORDER = ("synth", "mix", "train", "eval", "analyze", "report")
@@ -109,25 +110,8 @@ def dotted(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _locate(text: str, loc: tuple[Any, ...]) -> int | None:
-    """Best-effort line number of the key at ``loc`` in the TOML text."""
-    lines = text.splitlines()
-    start, found = 0, None
-    for part in loc:
-        if not isinstance(part, str):
-            continue
-        key = re.escape(part)
-        pattern = re.compile(rf'^\s*(\[\[?[^\]]*\b{key}\s*\]\]?|"?{key}"?\s*=)|[{{,]\s*{key}\s*=')
-        for i in range(start, len(lines)):
-            if pattern.search(lines[i]):
-                start, found = i, i + 1
-                break
-    return found
-
-
-def _error(path: Path, text: str, loc: tuple[Any, ...], message: str, more: int = 0) -> UserError:
-    suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
-    return UserError(message + suffix, where=str(path), field=dotted(loc), line=_locate(text, loc))
+def _error(path: Path, text: str, loc: tuple[Any, ...], message: str) -> UserError:
+    return UserError(message, where=str(path), field=dotted(loc), line=locate(text, loc))
 
 
 _UNION_TAGS = {"bool", "int", "float", "str", "dict", "list", "none"}
@@ -138,8 +122,8 @@ def _field_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS)))
 
 
-def _first_validation_error(exc: ValidationError) -> tuple[tuple[Any, ...], str, int]:
-    """The first problem (its field, one message) and how many other fields have problems."""
+def _validation_errors(exc: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
+    """Each field with a problem, once, with one message (a union's alternatives joined by "or")."""
     by_field: dict[tuple[Any, ...], list[str]] = {}
     for error in exc.errors(include_url=False):
         message = error["msg"]
@@ -150,10 +134,19 @@ def _first_validation_error(exc: ValidationError) -> tuple[tuple[Any, ...], str,
         messages = by_field.setdefault(_field_loc(error["loc"]), [])
         if message not in messages:
             messages.append(message)
-    loc, messages = next(iter(by_field.items()))
-    if len(messages) > 1:  # one value that matched no member of a union
-        messages = [messages[0]] + [m.removeprefix("Input should be ") for m in messages[1:]]
-    return loc, " or ".join(messages), len(by_field) - 1
+    out = []
+    for loc, messages in by_field.items():
+        if len(messages) > 1:  # one value that matched no member of a union
+            messages = [messages[0]] + [m.removeprefix("Input should be ") for m in messages[1:]]
+        out.append((loc, " or ".join(messages)))
+    return out
+
+
+def _all(path: Path, text: str, problems: list[tuple[tuple[Any, ...], str]]) -> UserError:
+    """Every problem as its own line, in the order they appear in the file."""
+    errors = [_error(path, text, loc, message) for loc, message in problems]
+    errors.sort(key=lambda e: e.line or 0)
+    return errors[0] if len(errors) == 1 else UserErrors(errors)
 
 
 def _walk_refs(value: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[PluginRef, tuple[Any, ...]]]:
@@ -184,22 +177,24 @@ def parse_recipe(text: str, path: Path) -> Recipe:
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
-        loc, message, more = _first_validation_error(exc)
-        raise _error(path, text, loc, message, more) from None
+        raise _all(path, text, _validation_errors(exc)) from None
 
     plugins = get_plugins()
+    problems: list[tuple[tuple[Any, ...], str]] = []
     for ref, loc in _walk_refs(recipe):
         try:
             plugin = plugins.get(ref.kind, ref.name)
         except UserError as exc:
-            raise _error(path, text, loc + ("name",), exc.message) from None
+            problems.append((loc + ("name",), exc.message))
+            continue
         try:
             ref._config = plugin.parse_config(ref.options)
         except ValidationError as exc:
-            sub, message, more = _first_validation_error(exc)
-            raise _error(path, text, loc + sub, message, more) from None
+            problems += [(loc + sub, message) for sub, message in _validation_errors(exc)]
         except (ValueError, TypeError) as exc:
-            raise _error(path, text, loc, str(exc)) from None
+            problems.append((loc, str(exc)))
+    if problems:
+        raise _all(path, text, problems)
     recipe._path = path.resolve()
     return recipe
 

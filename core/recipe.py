@@ -131,6 +131,8 @@ def _validation_errors(exc: ValidationError) -> list[tuple[tuple[Any, ...], str]
             message = "unknown key"
         elif error["type"] == "missing":
             message = "required key is missing"
+        elif error["type"] == "value_error":  # our own validators' words, without pydantic's prefix
+            message = str(error.get("ctx", {}).get("error", message))
         messages = by_field.setdefault(_field_loc(error["loc"]), [])
         if message not in messages:
             messages.append(message)

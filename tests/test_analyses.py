@@ -182,3 +182,23 @@ def test_analyze_errors_are_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().endswith("analyze.results: no such results file")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_one_analysis_twice_needs_ids_and_keeps_both(tmp_path):
+    runs = ", ".join(json.dumps(str(RUNS / n)) for n in NAMES)
+    head = f'schema_version = 1\nname = "fx"\nrun_dir = "{tmp_path / "run"}"\n\n[analyze]\nruns = [{runs}]\n'
+    recipe = tmp_path / "twice.toml"
+    recipe.write_text(head + 'analyses = [\n  { name = "aicc", factors = ["verbose"] },\n'
+                      '  { name = "aicc", factors = ["trace"] },\n]\n')
+    result = run_jre("analyze", str(recipe))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"{recipe}:7: analyze.analyses: two analyses would write "
+                                      "analyze/aicc/; give one an `id`")
+
+    recipe.write_text(head + 'analyses = [\n  { name = "aicc", factors = ["verbose"] },\n'
+                      '  { name = "aicc", id = "aicc-trace", factors = ["trace"] },\n]\n')
+    result = run_jre("analyze", str(recipe))
+    assert result.returncode == 0, result.stderr
+    verbose = pd.read_csv(tmp_path / "run" / "analyze" / "aicc" / "tables" / "candidates.csv")
+    trace = pd.read_csv(tmp_path / "run" / "analyze" / "aicc-trace" / "tables" / "candidates.csv")
+    assert set(verbose["factors"].dropna()) != set(trace["factors"].dropna())

@@ -8,6 +8,8 @@ analyze stage (``<run>/analyze/<analysis>/inputs/``) holds exactly these files.
 
 from __future__ import annotations
 
+from pydantic import field_validator
+
 from jre.kinds.base import StrictModel
 from jre.sections.refs import AnalysisRef
 
@@ -19,3 +21,13 @@ class AnalyzeSection(StrictModel):
     factors: str | None = None  # factor CSV: `run` + one column per factor (rows of a run averaged)
     inputs: str | None = None  # inputs.json (datasets, base model) written next to an analysis
     base_model: str | None = None  # model before training (ppl, lengths); default train.base_model
+
+    @field_validator("analyses")
+    @classmethod
+    def _distinct_folders(cls, analyses: list[AnalysisRef]) -> list[AnalysisRef]:
+        seen: set[str] = set()
+        for ref in analyses:
+            if ref.key in seen:
+                raise ValueError(f"two analyses would write analyze/{ref.key}/; give one an `id`")
+            seen.add(ref.key)
+        return analyses

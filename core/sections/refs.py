@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 
 class PluginRef(BaseModel):
@@ -55,3 +55,10 @@ class BenchmarkRef(PluginRef):
 
 class AnalysisRef(PluginRef):
     kind: ClassVar[str] = "analysis"
+    # Names the analysis's folder (analyze/<id>/); needed when one analysis runs twice.
+    id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+    @property
+    def key(self) -> str:
+        """The folder and report name of this analysis: its ``id``, else its plugin name."""
+        return self.id or self.name

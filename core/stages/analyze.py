@@ -170,24 +170,24 @@ def run_analyses(recipe: Recipe, store: RunStore, inputs: AnalysisInputs, *,
     for ref in section.analyses:
         plugin = get_plugins().get("analysis", ref.name)
         options = resolved_dict(ref)
-        folder = store.stage_dir("analyze", ref.name)
+        folder = store.stage_dir("analyze", ref.key)
         chash = config_hash(options)
         result_json = folder / "result.json"
-        if not force and result_json.exists() and store.is_fresh("analyze", ref.name, config_hash=chash,
+        if not force and result_json.exists() and store.is_fresh("analyze", ref.key, config_hash=chash,
                                                                  inputs=digest):
             if console:
-                console.print(f"analyze {ref.name}: up to date (use --force to redo)")
+                console.print(f"analyze {ref.key}: up to date (use --force to redo)")
             written.append(result_json)
             continue
-        manifest = store.begin("analyze", ref.name, config_hash=chash, inputs=digest)
+        manifest = store.begin("analyze", ref.key, config_hash=chash, inputs=digest)
         output = plugin.run(ref.config, inputs)
         inputs.write(folder / "inputs")
         (folder / "rerun.toml").write_text(rerun_recipe(ref.name, options), encoding="utf-8")
         written.append(output.write(folder, analysis=ref.name, config=options))
-        store.finish(manifest, ref.name, counts={"tables": len(output.tables),
+        store.finish(manifest, ref.key, counts={"tables": len(output.tables),
                                                  "figures": len(output.figures)})
         if console:
-            console.print(f"analyze {ref.name}: {folder}")
+            console.print(f"analyze {ref.key}: {folder}")
             first = output.summary.splitlines()[0] if output.summary else ""
             if first:
                 console.print(f"  {first}")
@@ -210,7 +210,7 @@ def plan(recipe: Recipe) -> list[str]:
         grid, names = selected_experiments(recipe.study, str(recipe.path))
         source = (f"the study's {len(names)} experiments" + (f" (grid {grid})" if grid else "")
                   + f": {', '.join(names)}, each run through the stages above")
-    return [f"analyses {', '.join(r.name for r in section.analyses)} over {source}"]
+    return [f"analyses {', '.join(r.key for r in section.analyses)} over {source}"]
 
 
 STAGE = Stage(name="analyze", run=run, plan=plan,

@@ -69,8 +69,9 @@ def read_analyses(run_root: Path) -> dict[str, AnalysisResult]:
             except pd.errors.EmptyDataError:
                 tables[name] = pd.DataFrame()
         figures = {name: folder / "figures" / f"{name}.png" for name in data.get("figures", [])}
-        found[data.get("analysis", folder.name)] = AnalysisResult(
-            name=data.get("analysis", folder.name), folder=folder, summary=data.get("summary", ""),
+        # Keyed by folder: the analysis's id, which is its plugin name unless the recipe set one.
+        found[folder.name] = AnalysisResult(
+            name=folder.name, folder=folder, summary=data.get("summary", ""),
             tables=tables, figures=figures)
     return found
 

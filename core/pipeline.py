@@ -32,6 +32,8 @@ def run_recipe(file: Path, *, only: tuple[str, ...] = (), until: str | None = No
     chosen = select_stages(recipe.stages(), only, until)
     missing = [s for s in chosen if s not in stages]
     store = RunStore.for_recipe(recipe, run_dir)
+    if not dry_run:
+        click.echo(f"recipe {recipe.name}: run directory {store.root}", err=True)
     if recipe.study is not None and not dry_run:
         # A study runs its experiments' stages in their own run folders (jre.study).
         from jre.study import run_study

@@ -2,7 +2,7 @@
 
 Layout::
 
-    runs/<recipe name>/
+    <recipe folder>/runs/<recipe name>/      (or the recipe's run_dir, or --run-dir)
       recipe.toml                 the recipe as run
       <stage>/[<part>/]manifest.json
       <stage>/[<part>/]shards/<worker>.jsonl
@@ -92,13 +92,15 @@ class RunStore:
 
     @classmethod
     def for_recipe(cls, recipe: Any, override: str | Path | None = None) -> "RunStore":
-        """``override``, else the recipe's ``run_dir`` (relative to the recipe file, like every
-        path a recipe names), else ``runs/<recipe name>`` under the working directory."""
+        """``override`` (relative to the working directory), else the recipe's ``run_dir``, else
+        ``runs/<recipe name>`` beside the recipe file; always absolute.
+
+        The default follows the recipe, like every path a recipe names, so a rerun from any
+        working directory finds the run it resumes.
+        """
         if override:
-            return cls(override)
-        if recipe.run_dir:
-            return cls(recipe.resolve_path(recipe.run_dir))
-        return cls(Path("runs") / recipe.name)
+            return cls(Path(override).expanduser().resolve())
+        return cls(recipe.resolve_path(recipe.run_dir or f"runs/{recipe.name}").resolve())
 
     def stage_dir(self, stage: str, *parts: str) -> Path:
         path = self.root.joinpath(stage, *parts)

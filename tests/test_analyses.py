@@ -202,3 +202,19 @@ def test_one_analysis_twice_needs_ids_and_keeps_both(tmp_path):
     verbose = pd.read_csv(tmp_path / "run" / "analyze" / "aicc" / "tables" / "candidates.csv")
     trace = pd.read_csv(tmp_path / "run" / "analyze" / "aicc-trace" / "tables" / "candidates.csv")
     assert set(verbose["factors"].dropna()) != set(trace["factors"].dropna())
+
+
+def test_run_folder_follows_the_recipe_not_the_working_directory(tmp_path):
+    runs = ", ".join(json.dumps(str(RUNS / n)) for n in NAMES)
+    recipe = tmp_path / "study" / "r.toml"
+    recipe.parent.mkdir()
+    recipe.write_text(f'schema_version = 1\nname = "fx"\n[analyze]\nruns = [{runs}]\nanalyses = ["failure_rate"]\n')
+    expected = tmp_path / "study" / "runs" / "fx"
+    for cwd in (tmp_path, recipe.parent, tmp_path.parent):
+        result = run_jre("run", str(recipe), cwd=cwd)
+        assert result.returncode == 0, result.stderr
+        assert f"run directory {expected}\n" in result.stderr  # absolute, whatever the cwd
+    assert "up to date" in result.stderr + result.stdout
+    assert (expected / "analyze" / "failure_rate" / "result.json").exists()
+    dry = run_jre("run", str(recipe), "--dry-run", cwd=tmp_path.parent)
+    assert f"run directory {expected}" in dry.stdout

@@ -103,10 +103,13 @@ def recipe_group() -> None:
 @recipe_group.command("check")
 @click.argument("file", type=click.Path(path_type=Path))
 def recipe_check(file: Path) -> None:
-    """Validate FILE; prints one line per problem and exits 2 if there is one."""
+    """Validate FILE and what its stages need; one line per problem, exit 2 if there is one."""
+    from jre.pipeline import check_runnable
     from jre.recipe import load_recipe
+    from jre.store import RunStore
 
     recipe = load_recipe(file)
+    check_runnable(recipe, RunStore.for_recipe(recipe))
     click.echo(f"{file}: ok ({recipe.name}; stages: {', '.join(recipe.stages()) or 'none'})")
 
 

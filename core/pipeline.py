@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from jre.errors import UserError
-from jre.recipe import STAGE_ORDER, load_recipe
-from jre.stages import StageContext, available_stages
+from jre.errors import UserError, UserErrors
+from jre.recipe import STAGE_ORDER, Recipe, load_recipe
+from jre.stages import StageContext, available_stages, preflight
 from jre.store import RunStore
 
 
@@ -24,6 +24,19 @@ def select_stages(declared: list[str], only: tuple[str, ...] = (), until: str | 
     return chosen
 
 
+def check_runnable(recipe: Recipe, store: RunStore, only: tuple[str, ...] = (),
+                   until: str | None = None) -> None:
+    """Raise every problem that would stop the selected stages, before any of them starts."""
+    if recipe.study is not None:
+        from jre.study import study_problems
+
+        problems = study_problems(recipe, store, only, until)
+        if problems:
+            raise problems[0] if len(problems) == 1 else UserErrors(problems)
+        return
+    preflight(recipe, store, available_stages(), select_stages(recipe.stages(), only, until))
+
+
 def run_recipe(file: Path, *, only: tuple[str, ...] = (), until: str | None = None,
                dry_run: bool = False, force: bool = False, run_dir: Path | None = None) -> None:
     """Load ``file`` and run (or, with ``dry_run``, describe) its stages."""
@@ -32,6 +45,7 @@ def run_recipe(file: Path, *, only: tuple[str, ...] = (), until: str | None = No
     chosen = select_stages(recipe.stages(), only, until)
     missing = [s for s in chosen if s not in stages]
     store = RunStore.for_recipe(recipe, run_dir)
+    check_runnable(recipe, store, only, until)
     if not dry_run:
         click.echo(f"recipe {recipe.name}: run directory {store.root}", err=True)
     if recipe.study is not None and not dry_run:

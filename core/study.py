@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from jre.errors import UserError
+from jre.errors import UserError, UserErrors
 from jre.kinds.base import StrictModel
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -239,6 +239,32 @@ def factor_frame(recipe: "Recipe", names: list[str]) -> Any:
     return pd.DataFrame(rows)
 
 
+def study_problems(recipe: "Recipe", store: "RunStore", only: tuple[str, ...] = (),
+                   until: str | None = None) -> list[UserError]:
+    """What would stop the study: a missing corpus, or an experiment stage without its input."""
+    from jre.pipeline import select_stages
+    from jre.stages import available_stages, stage_problems
+    from jre.store import RunStore
+
+    assert recipe.study is not None
+    problems: list[UserError] = []
+    spec = recipe.study.tiny_base_model
+    if spec is not None and not recipe.resolve_path(spec.corpus).exists():
+        problems.append(UserError("no such corpus file", where=str(recipe.resolve_path(spec.corpus)),
+                                  field="study.tiny_base_model.corpus"))
+    stages = available_stages()
+    wanted = select_stages(recipe.stages(), only, until)
+    per_experiment = [s for s in wanted if s in EXPERIMENT_STAGES]
+    grid, names = selected_experiments(recipe.study, str(recipe.path))
+    base = base_model_dir(store) if spec is not None else None
+    for name in names if per_experiment else []:
+        exp_recipe, _ = experiment_recipe(recipe, name, grid, base)
+        found = stage_problems(exp_recipe, RunStore(experiment_dir(store, name, grid)), stages, per_experiment)
+        problems += [UserError(f"experiment {name}: {e.message}", where=e.where, field=e.field, line=e.line)
+                     for e in found]
+    return problems + stage_problems(recipe, store, stages, [s for s in wanted if s not in EXPERIMENT_STAGES])
+
+
 def build_base_model(recipe: "Recipe", store: "RunStore", console: "Console") -> Path | None:
     """Build ``[study.tiny_base_model]`` into ``<run>/base_model`` unless it is up to date."""
     from jre.recipe import config_hash
@@ -300,6 +326,9 @@ def run_study(recipe: "Recipe", store: "RunStore", *, force: bool = False,
     if missing:
         raise UserError(f"stage(s) {', '.join(missing)} are not available in this jre build",
                         where=str(recipe.path))
+    problems = study_problems(recipe, store, only, until)
+    if problems:
+        raise problems[0] if len(problems) == 1 else UserErrors(problems)
     started = time.monotonic()
     store.root.mkdir(parents=True, exist_ok=True)
     base = build_base_model(recipe, store, console) if per_experiment else (

@@ -44,3 +44,36 @@ def test_run_of_an_empty_recipe_runs_nothing_and_copies_the_recipe(tmp_path: Pat
     dry = run_jre("run", str(recipe), "--dry-run", "--run-dir", str(tmp_path / "other"))
     assert dry.returncode == 0 and "recipe r" in dry.stdout
     assert not (tmp_path / "other").exists(), "a dry run writes nothing"
+
+
+QUICKSTART = Path(__file__).resolve().parents[1] / "recipes" / "quickstart.toml"
+
+
+def test_a_copied_recipe_without_its_files_fails_the_check(tmp_path: Path) -> None:
+    # The quickstart copied alone: its corpus file stays behind. Check and dry run both say so.
+    copy = tmp_path / "qs.toml"
+    copy.write_text(QUICKSTART.read_text(encoding="utf-8"), encoding="utf-8")
+    corpus = tmp_path / "quickstart" / "corpus.txt"
+    for args in (("recipe", "check", str(copy)), ("run", str(copy), "--dry-run")):
+        result = run_jre(*args)
+        assert result.returncode == 2, result.stdout
+        assert result.stderr.strip() == f"{corpus}: study.tiny_base_model.corpus: no such corpus file"
+
+
+def test_stage_inputs_are_checked_before_any_work(tmp_path: Path) -> None:
+    # --only eval before anything was trained: every experiment says why, and nothing is built.
+    result = run_jre("run", str(QUICKSTART), "--only", "eval", "--run-dir", str(tmp_path / "qs"),
+                     env={"JRE_QUICKSTART": "ci"})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 4 and all("no model to evaluate" in line for line in lines), result.stderr
+    assert [line.split("eval.engine.model: ")[1].split(":")[0] for line in lines] == [
+        f"experiment {name}" for name in ("concise", "verbose", "notrace", "english")]
+    assert not (tmp_path / "qs" / "base_model").exists()
+
+    # A recipe that trains but has no [mix] and no mix dataset: a dead end named up front.
+    recipe = tmp_path / "train.toml"
+    recipe.write_text('schema_version = 1\nname = "t"\n[train]\nbase_model = "m"\n', encoding="utf-8")
+    result = run_jre("recipe", "check", str(recipe))
+    assert result.returncode == 2
+    assert "train: training reads the mix stage's dataset, but the recipe has no [mix] table" in result.stderr

@@ -92,7 +92,7 @@ def test_shared_synthesis_recipe_writes_every_source_the_experiments_read():
 
 def test_dry_run_reads_no_benchmark_data():
     # lm-eval tasks would load their datasets when bound; a dry run must not.
-    proc = run_jre("run", str(PAPER / "exp09.toml"), "--dry-run", "--only", "eval",
+    proc = run_jre("run", str(PAPER / "exp09.toml"), "--dry-run",
                    env={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stderr
     assert 'eval lm_eval {"n": 16, "task": "aime24"} on vllm: N=16' in proc.stdout

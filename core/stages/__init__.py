@@ -16,6 +16,7 @@ from typing import Any, Callable
 import click
 from rich.console import Console
 
+from jre.errors import UserError, UserErrors
 from jre.recipe import STAGE_ORDER, Recipe
 from jre.store import RunStore
 
@@ -32,12 +33,18 @@ class StageContext:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+# What a stage needs before it starts: (recipe, store, stages planned in this run) → problems.
+Check = Callable[[Recipe, RunStore, set[str]], list[UserError]]
+
+
 @dataclass
 class Stage:
     """One pipeline stage: ``run`` does the work, ``plan`` describes it for ``--dry-run``.
 
     ``options`` are extra click options of the stage's own subcommand (``jre synth
-    --shard``); their values reach ``run`` through :attr:`StageContext.options`.
+    --shard``); their values reach ``run`` through :attr:`StageContext.options`. ``check``
+    names what would stop the stage — a missing input file, or an input that no earlier
+    stage of this run produces and the run folder does not hold — before any stage starts.
     """
 
     name: str
@@ -45,6 +52,7 @@ class Stage:
     plan: Callable[[Recipe], list[str]]
     help: str = ""
     options: list[click.Option] = field(default_factory=list)
+    check: Check | None = None
 
     def command(self) -> click.Command:
         """The ``jre <stage> RECIPE`` subcommand."""
@@ -71,6 +79,25 @@ class Stage:
         ]
         return click.Command(self.name, callback=callback, params=params,
                              help=self.help or f"Run the {self.name} stage of RECIPE_FILE.")
+
+
+def stage_problems(recipe: Recipe, store: RunStore, stages: dict[str, Stage],
+                   chosen: list[str]) -> list[UserError]:
+    """Every problem that would stop one of the ``chosen`` stages of ``recipe``."""
+    planned = set(chosen)
+    problems: list[UserError] = []
+    for name in chosen:
+        check = stages[name].check if name in stages else None
+        if check is not None and getattr(recipe, name) is not None:
+            problems += check(recipe, store, planned)
+    return problems
+
+
+def preflight(recipe: Recipe, store: RunStore, stages: dict[str, Stage], chosen: list[str]) -> None:
+    """Raise all of :func:`stage_problems` at once, before any work starts."""
+    problems = stage_problems(recipe, store, stages, chosen)
+    if problems:
+        raise problems[0] if len(problems) == 1 else UserErrors(problems)
 
 
 def available_stages() -> dict[str, Stage]:

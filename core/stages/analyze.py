@@ -122,6 +122,24 @@ def recipe_inputs(recipe: Recipe, store: RunStore) -> AnalysisInputs:
     return gather_inputs(runs, factors, base)
 
 
+def check(recipe: Recipe, store: RunStore, planned: set[str]) -> list[UserError]:
+    """The files and run folders ``[analyze]`` names exist."""
+    section = recipe.analyze
+    assert section is not None
+    problems = []
+    for key in ("results", "factors", "inputs"):
+        value = getattr(section, key)
+        if value and not recipe.resolve_path(value).is_file():
+            problems.append(UserError(f"no such {key} file", where=str(recipe.resolve_path(value)),
+                                      field=f"analyze.{key}"))
+    if not section.results:
+        for i, run_folder in enumerate(section.runs):
+            if not recipe.resolve_path(run_folder).is_dir():
+                problems.append(UserError("no such run folder", where=str(recipe.resolve_path(run_folder)),
+                                          field=f"analyze.runs[{i}]"))
+    return problems
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -213,5 +231,5 @@ def plan(recipe: Recipe) -> list[str]:
     return [f"analyses {', '.join(r.key for r in section.analyses)} over {source}"]
 
 
-STAGE = Stage(name="analyze", run=run, plan=plan,
+STAGE = Stage(name="analyze", run=run, plan=plan, check=check,
               help="Run the analyses of RECIPE_FILE's [analyze] table over its runs' results.")

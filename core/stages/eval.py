@@ -30,6 +30,18 @@ DETAILS = "details.jsonl"
 RESULTS = "results.json"
 
 
+def check(recipe: Recipe, store: Any, planned: set[str]) -> list[UserError]:
+    """The model to evaluate exists, or the train stage of this run will write it."""
+    cfg = recipe.eval.engine.config if recipe.eval else None
+    if "train" in planned and recipe.train is not None and not getattr(cfg, "model", None):
+        return []
+    try:
+        model_path(recipe, store)
+    except UserError as exc:
+        return [exc]
+    return []
+
+
 def model_path(recipe: Recipe, store: Any) -> tuple[str, dict[str, str]]:
     """The model to evaluate and what identifies it: the engine's ``model`` (a path taken
     relative to the recipe when it exists there), else ``<run>/train/model``."""
@@ -244,5 +256,5 @@ def plan(recipe: Recipe) -> list[str]:
     return lines
 
 
-STAGE = Stage(name="eval", run=run, plan=plan,
+STAGE = Stage(name="eval", run=run, plan=plan, check=check,
               help="Evaluate the model on RECIPE_FILE's [eval] benchmarks (details + results per benchmark).")

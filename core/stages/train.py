@@ -28,6 +28,21 @@ def _inputs(store: Any) -> dict[str, str]:
     return {"mix": str(manifest.extra.get("hashes", {}).get("dataset", manifest.finished))}
 
 
+def check(recipe: Recipe, store: Any, planned: set[str]) -> list[UserError]:
+    """Training reads the mix stage's dataset: planned in this run, or already in the run folder."""
+    if "mix" in planned and recipe.mix is not None:
+        return []
+    if _inputs(store)["mix"] != "missing":
+        return []
+    where = str(recipe.path) if recipe.path else None
+    if recipe.mix is None:
+        return [UserError(f"training reads the mix stage's dataset, but the recipe has no [mix] table and "
+                          f"{store.root / 'mix'} holds none; add a [mix] table (recipes/paper/exp01.toml "
+                          "shows one)", where=where, field="train")]
+    return [UserError(f"training reads the mix stage's dataset and {store.root / 'mix'} holds none yet; "
+                      "run `jre mix` first (or jre run without --only)", where=where, field="train")]
+
+
 def run_in_process(recipe: Recipe, store: Any, *, force: bool = False, console: Any = None) -> None:
     """Train in this process (a single device, or one rank of a launched run)."""
     import os
@@ -106,7 +121,7 @@ def plan(recipe: Recipe) -> list[str]:
     return lines
 
 
-STAGE = Stage(name="train", run=run, plan=plan,
+STAGE = Stage(name="train", run=run, plan=plan, check=check,
               help="Fine-tune [train].base_model on the mix dataset of RECIPE_FILE.",
               options=[click.Option(["--print-launch"], is_flag=True,
                                     help="Print the multi-process launch command instead of running it.")])

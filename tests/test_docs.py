@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 from pathlib import Path
 
 from jre import hookspecs
@@ -33,24 +34,76 @@ def test_no_documented_hook_is_missing_from_the_specs() -> None:
     assert documented == set(_hooks())
 
 
-def test_examples_register_working_plugins() -> None:
-    """Each complete example in docs/hooks.md registers through the real plugin manager."""
+def _example_plugins():
     import types
 
     from jre.plugin_manager import build_plugin_set
-    from jre.records import ChatRequest
 
     blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
-    expected = {"echo": "engine", "my-teacher": "teacher", "quiz": "benchmark",
-                "mean_failure": "analysis"}
     modules = []
     for i, block in enumerate(blocks):
-        if "# your code" in block or "register_commands" in block:
-            continue  # a fragment, not a runnable example
+        if "register_commands" in block:
+            continue  # adds a command to the CLI, tested with the CLI
         module = types.ModuleType(f"hooks_doc_example_{i}")
-        exec(compile(block, f"docs/hooks.md block {i}", "exec"), module.__dict__)
+        sys.modules[module.__name__] = module  # as for any imported plugin (dataclasses look there)
+        exec(compile(block, f"docs/hooks.md block {i}", "exec", dont_inherit=True), module.__dict__)
         modules.append(module)
-    plugins = build_plugin_set(extra_modules=tuple(modules))
+    return build_plugin_set(extra_modules=tuple(modules))
+
+
+def test_offline_teacher_example_replays_with_its_own_options() -> None:
+    shout = _example_plugins().get("teacher", "shout")
+    settings = shout.settings(shout.parse_config({"exclaim": 2}))
+    gen = shout.replay(settings, "yes")
+    assert gen.content == "YES!!" and gen.think_closed and "'yes'" in gen.reasoning
+    assert shout.replay(settings, None) is None
+    assert settings.identity() != shout.settings(None).identity()  # other options, other triple ids
+    triple = shout.triple(settings, triple_id="t1", instruction="ok?", generation=gen, lang_in="en",
+                          domain="chat", source="docs")
+    assert triple.teacher == "shout" and triple.response == "YES!!" and triple.lang_trace == "en"
+
+
+def test_mixer_example_writes_the_dataset_contract(tmp_path: Path) -> None:
+    import json
+
+    import pyarrow.parquet as pq
+
+    from jre.kinds.mixer import MIX_COLUMNS, MixContext
+
+    source = tmp_path / "triples.jsonl"
+    source.write_text("".join(json.dumps({"id": f"t{i}", "instruction": f"q{i}", "trace": "think",
+                                          "response": f"a{i}", "lang_in": "en", "teacher": "r1"}) + "\n"
+                              for i in range(3)), encoding="utf-8")
+    mixer = _example_plugins().get("mixer", "everything")
+    result = mixer.mix(mixer.parse_config({"path": str(source)}),
+                       MixContext(recipe=None, store=None, out_dir=tmp_path / "out"))
+    table = pq.read_table(tmp_path / "out" / "part-00000.parquet")
+    assert result.counts == {"rows": 3} and tuple(table.column_names) == MIX_COLUMNS
+    row = table.to_pylist()[1]
+    assert row["messages"][1]["content"] == "<think>\nthink\n</think>\n\na1" and row["component"] == "everything"
+
+
+def test_analysis_example_makes_its_table_and_figure() -> None:
+    import pandas as pd
+
+    from jre.kinds.analysis import AnalysisInputs, results_frame
+
+    results = results_frame([{"run": r, "benchmark": b, "failure_rate": f}
+                             for r, b, f in [("1", "x", 0.1), ("1", "y", 0.3), ("2", "x", 0.5), ("2", "y", 0.7)]])
+    factors = pd.DataFrame({"run": ["1", "2"], "verbose": [False, True]})
+    analysis = _example_plugins().get("analysis", "mean_failure")
+    output = analysis.run(None, AnalysisInputs(results=results, factors=factors))
+    assert output.tables["means"].set_index("benchmark")["failure_rate"].round(3).to_dict() == {"x": 0.3, "y": 0.5}
+    assert output.figures["failure_vs_factors"].startswith(b"\x89PNG")
+
+
+def test_examples_register_working_plugins() -> None:
+    """Each complete example in docs/hooks.md registers through the real plugin manager."""
+    from jre.records import ChatRequest
+
+    expected = {"echo": "engine", "my-teacher": "teacher", "shout": "teacher", "everything": "mixer",
+                "quiz": "benchmark", "mean_failure": "analysis"}
+    plugins = _example_plugins()
     for name, kind in expected.items():
         assert plugins.get(kind, name).name == name
     assert plugins.get("teacher", "mine").name == "my-teacher"

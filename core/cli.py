@@ -115,12 +115,19 @@ def recipe_check(file: Path) -> None:
 
 @recipe_group.command("show")
 @click.argument("file", type=click.Path(path_type=Path))
-def recipe_show(file: Path) -> None:
-    """Print FILE fully resolved, with every default and plugin option filled in (JSON)."""
-    from jre.recipe import load_recipe, resolved_dict
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (unset options as null) instead of TOML.")
+def recipe_show(file: Path, as_json: bool) -> None:
+    """Print FILE fully resolved, with every default and plugin option filled in.
 
-    recipe = load_recipe(file)
-    click.echo(json.dumps(resolved_dict(recipe), indent=2, ensure_ascii=False))
+    TOML by default, leaving out options that are unset (they do not apply), so the output
+    is itself a recipe that runs the same way.
+    """
+    from jre.recipe import load_recipe, resolved_dict
+    from jre.toml_text import toml_dumps
+
+    resolved = resolved_dict(load_recipe(file))
+    click.echo(json.dumps(resolved, indent=2, ensure_ascii=False) if as_json else toml_dumps(resolved),
+               nl=as_json)
 
 
 @cli.command("run")

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from jre.errors import UserError, UserErrors
+from jre.toml_text import toml_dumps
 from jre.kinds.base import StrictModel
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -128,47 +129,6 @@ def mean_factors(factors: dict[str, Any] | list[dict[str, Any]]) -> dict[str, An
         else:
             out[key] = values[0]
     return out
-
-
-def toml_dumps(data: dict[str, Any]) -> str:
-    """TOML text of nested tables (scalars, lists, tables, arrays of tables)."""
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        if isinstance(v, dict):
-            return "{ " + ", ".join(f"{json.dumps(str(k))} = {value(x)}" for k, x in v.items()
-                                    if x is not None) + " }"
-        return json.dumps(str(v), ensure_ascii=False)
-
-    lines: list[str] = []
-
-    def table(node: dict[str, Any], prefix: str) -> None:
-        subtables = []
-        for k, v in node.items():
-            if v is None:
-                continue
-            if isinstance(v, dict):
-                subtables.append((k, v, False))
-            elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
-                subtables.append((k, v, True))
-            else:
-                lines.append(f"{json.dumps(str(k))} = {value(v)}")
-        for k, v, array in subtables:
-            name = f"{prefix}.{json.dumps(str(k))}" if prefix else json.dumps(str(k))
-            if array:
-                for item in v:
-                    lines.extend(["", f"[[{name}]]"])
-                    table(item, name)
-            else:
-                lines.extend(["", f"[{name}]"])
-                table(v, name)
-
-    table(data, "")
-    return "\n".join(lines).strip() + "\n"
 
 
 def selected_experiments(section: StudySection, where: str) -> tuple[str | None, list[str]]:

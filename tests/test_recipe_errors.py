@@ -173,13 +173,22 @@ def test_valid_recipe_checks_and_shows_resolved_defaults(tmp_path: Path, toy_env
     import json
 
     path = tmp_path / "ok.toml"
-    path.write_text(EVAL + 'benchmarks = [{ name = "toy", limit = 5 }]\n[train]\nbase_model = "m"\n')
+    path.write_text(EVAL + 'benchmarks = [{ name = "toy", limit = 5 }]\n[train]\nbase_model = "m"\n'
+                    '[[mix.components]]\nname = "all"\ncount = 4\nsource = "triples.jsonl"\n')
     check = run_jre("recipe", "check", str(path), env=toy_env)
     assert check.returncode == 0, check.stderr
-    assert "ok" in check.stdout and "train, eval" in check.stdout
-    show = run_jre("recipe", "show", str(path), env=toy_env)
+    assert "ok" in check.stdout and "mix, train, eval" in check.stdout
+    show = run_jre("recipe", "show", str(path), "--json", env=toy_env)
     assert show.returncode == 0, show.stderr
     resolved = json.loads(show.stdout)
+    as_toml = run_jre("recipe", "show", str(path), env=toy_env)
+    assert as_toml.returncode == 0, as_toml.stderr
+    shown = tmp_path / "shown.toml"  # TOML output is a recipe again: the same, fully resolved
+    shown.write_text(as_toml.stdout, encoding="utf-8")
+    again = run_jre("recipe", "show", str(shown), "--json", env=toy_env)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == resolved
+    assert "null" not in as_toml.stdout and "None" not in as_toml.stdout
     assert resolved["eval"]["benchmarks"][0] == {"name": "toy", "limit": 5, "split": "test"}
     assert resolved["eval"]["engine"]["batch_size"] == 1
     assert resolved["train"]["learning_rate"] == 1.5e-5

@@ -18,6 +18,7 @@ from jre.kinds.analysis import AnalysisInputs, result_row, results_frame
 from jre.recipe import Recipe, config_hash, resolved_dict
 from jre.stages import Stage, StageContext
 from jre.store import RunStore, file_hash
+from jre.toml_text import toml_dumps
 
 
 def run_factors(folder: Path) -> dict[str, Any]:
@@ -140,35 +141,14 @@ def check(recipe: Recipe, store: RunStore, planned: set[str]) -> list[UserError]
     return problems
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        items = [f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items() if v is not None]
-        return "{ " + ", ".join(items) + " }"
-    return json.dumps(str(value), ensure_ascii=False)
-
-
 def rerun_recipe(name: str, options: dict[str, Any]) -> str:
     """A recipe that reruns analysis ``name`` with ``options`` from the ``inputs/`` folder."""
-    ref = {"name": name, **{k: v for k, v in options.items() if v is not None and k != "name"}}
-    return "\n".join([
-        "# Reruns this analysis from the inputs written next to it: jre analyze rerun.toml",
-        "schema_version = 1",
-        f"name = {json.dumps('rerun-' + name)}",
-        'run_dir = "rerun"',
-        "",
-        "[analyze]",
-        'results = "inputs/results.csv"',
-        'factors = "inputs/factors.csv"',
-        'inputs = "inputs/inputs.json"',
-        f"analyses = [{_toml_value(ref)}]",
-        "",
-    ])
+    ref = {"name": name, **{k: v for k, v in options.items() if k != "name"}}
+    recipe = {"schema_version": 1, "name": f"rerun-{name}", "run_dir": "rerun",
+              "analyze": {"results": "inputs/results.csv", "factors": "inputs/factors.csv",
+                          "inputs": "inputs/inputs.json", "analyses": [ref]}}
+    return ("# Reruns this analysis from the inputs written next to it: jre analyze rerun.toml\n"
+            + toml_dumps(recipe))
 
 
 def run_analyses(recipe: Recipe, store: RunStore, inputs: AnalysisInputs, *,

@@ -225,6 +225,26 @@ def study_problems(recipe: "Recipe", store: "RunStore", only: tuple[str, ...] = 
     return problems + stage_problems(recipe, store, stages, [s for s in wanted if s not in EXPERIMENT_STAGES])
 
 
+def share_stage(recipe: "Recipe", folder: Path, stage: str, upstream: str) -> str:
+    """Point ``folder/<stage>`` at a folder shared by every experiment whose work is the same.
+
+    The key is the stage's resolved table, the recipe seed and the key of the stage before it,
+    so experiments with identical synthesis (or mix, or training on the same mix) compute it
+    once: the first writes ``.shared/<stage>-<key>/``, the others find it up to date. Returns
+    the key. A stage folder that already exists as a real folder (an older run) is left alone.
+    """
+    from jre.recipe import config_hash, resolved_dict
+
+    key = config_hash({"stage": stage, "table": resolved_dict(getattr(recipe, stage)),
+                       "seed": recipe.seed, "upstream": upstream})[:16]
+    target = folder.parent / ".shared" / f"{stage}-{key}"
+    link = folder / stage
+    if not link.exists() and not link.is_symlink():
+        target.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(target, folder))
+    return key
+
+
 def build_base_model(recipe: "Recipe", store: "RunStore", console: "Console") -> Path | None:
     """Build ``[study.tiny_base_model]`` into ``<run>/base_model`` unless it is up to date."""
     from jre.recipe import config_hash
@@ -303,6 +323,10 @@ def run_study(recipe: "Recipe", store: "RunStore", *, force: bool = False,
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "recipe.toml").write_text(text, encoding="utf-8")
         ctx = StageContext(recipe=exp_recipe, store=RunStore(folder), force=force, console=console)
+        upstream = ""
+        for stage in EXPERIMENT_STAGES:  # every declared stage, so keys never depend on --only
+            if getattr(exp_recipe, stage) is not None:
+                upstream = share_stage(exp_recipe, folder, stage, upstream)
         for stage in per_experiment:
             if getattr(exp_recipe, stage) is None:
                 continue

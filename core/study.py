@@ -290,14 +290,13 @@ def run_study(recipe: "Recipe", store: "RunStore", *, force: bool = False,
     """
     import time
 
-    from rich.console import Console
-
+    from jre.console import stage_console
     from jre.pipeline import select_stages
     from jre.stages import StageContext, available_stages
     from jre.store import RunStore
 
     assert recipe.study is not None
-    console = console or Console(stderr=True)
+    console = console or stage_console()
     stages = available_stages()
     grid, names = selected_experiments(recipe.study, str(recipe.path))
     wanted = select_stages([s for s in recipe.stages()], only, until)

@@ -216,5 +216,8 @@ def test_run_folder_follows_the_recipe_not_the_working_directory(tmp_path):
         assert f"run directory {expected}\n" in result.stderr  # absolute, whatever the cwd
     assert "up to date" in result.stderr + result.stdout
     assert (expected / "analyze" / "failure_rate" / "result.json").exists()
+    first = run_jre("run", str(recipe), "--force", cwd=tmp_path)
+    # Off a terminal, long paths stay on one greppable line (rich would wrap at 80 columns).
+    assert f"analyze failure_rate: {expected / 'analyze' / 'failure_rate'}\n" in first.stderr
     dry = run_jre("run", str(recipe), "--dry-run", cwd=tmp_path.parent)
     assert f"run directory {expected}" in dry.stdout

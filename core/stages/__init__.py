@@ -16,6 +16,8 @@ from typing import Any, Callable
 import click
 from rich.console import Console
 
+from jre.console import stage_console
+
 from jre.errors import UserError, UserErrors
 from jre.recipe import STAGE_ORDER, Recipe
 from jre.store import RunStore
@@ -29,7 +31,7 @@ class StageContext:
     store: RunStore
     force: bool = False
     shard: tuple[int, int] = (0, 1)
-    console: Console = field(default_factory=lambda: Console(stderr=True))
+    console: Console = field(default_factory=stage_console)
     options: dict[str, Any] = field(default_factory=dict)
 
 

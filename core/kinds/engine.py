@@ -39,7 +39,7 @@ def split_generation(text: str, *, reasoning_format: ReasoningFormat = "think",
                                        completion_tokens=completion_tokens)
     if reasoning_format == "none":
         return Generation(text=text, reasoning=None, content=text, think_closed=True,
-                          finish_reason=finish_reason, prompt_tokens=prompt_tokens,
+                          split_by="none", finish_reason=finish_reason, prompt_tokens=prompt_tokens,
                           completion_tokens=completion_tokens)
     return generation_from_text(text, prefilled=prefilled, finish_reason=finish_reason,
                                 prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)

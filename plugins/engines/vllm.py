@@ -15,7 +15,7 @@ from pydantic import Field
 
 from jre import hookimpl
 from jre.errors import UserError
-from jre.kinds.engine import Engine, EngineConfig, new_stats, split_generation
+from jre.kinds.engine import Engine, EngineConfig, chat_template_flags, new_stats, split_generation
 from jre.records import ChatRequest, Generation
 
 INSTALL_HINT = "the vllm engine needs vLLM: pip install 'jre[vllm]' (on a machine with a GPU)"
@@ -90,7 +90,7 @@ class VLLMClient:
     def _prompt(self, request: ChatRequest) -> str:
         kwargs = {**self.config.chat_template_kwargs, **request.chat_template_kwargs}
         return self.tokenizer.apply_chat_template(request.messages, tokenize=False,
-                                                  add_generation_prompt=True, **kwargs)
+                                                  **chat_template_flags(request.messages), **kwargs)
 
     def generate(self, requests: Iterable[ChatRequest]) -> Iterator[tuple[ChatRequest, list[Generation]]]:
         """Generate in chunks of ``batch_size`` prompts (vLLM schedules within a chunk)."""

@@ -50,7 +50,9 @@ def dumps_json(data: Any, *, indent: int | None = None) -> str:
 
     Model output may hold lone surrogates (half a UTF-16 pair, e.g. ``"\\ud800"``), which
     UTF-8 cannot encode; such data is written with ``\\u`` escapes, which JSON reads back
-    as the very same string. NUL and other control characters are always escaped.
+    as the very same string (a high half directly followed by a low half is a pair, which
+    JSON reads back as the one character it encodes). NUL and other control characters are
+    always escaped.
     """
     text = json.dumps(data, indent=indent, ensure_ascii=False, default=str)
     try:

@@ -216,3 +216,20 @@ def test_compare_resamples_corpus_bleu(tmp_path, scripted):
     stats = item_scores(Path(inputs.results.set_index(["run", "benchmark"]).loc[("good", "wmt20_ja_en"), "details"]))
     summed = [sum(col) for col in zip(*stats.values())]
     assert corpus_bleu_from_stats(summed) == pytest.approx(bleu_from_stats([summed], "en"))
+
+
+def test_shard_round_trip_of_odd_text(tmp_path) -> None:
+    from jre.store import ShardWriter, iter_records, write_json_atomic
+
+    # (A high surrogate followed by a low one is a pair that JSON reads back as the one
+    # character it encodes; lone halves, in either order, stay as they are.)
+    odd = {"id": "a\ud800", "text": "x\x00y\udfff\ud83dz😀", "nested": ["\udc00\ud800", {"k\x00": "\udc00"}]}
+    with ShardWriter(tmp_path / "s.jsonl") as writer:
+        writer.write(odd)
+        writer.write({"id": "plain", "text": "日本語"})
+    with ShardWriter(tmp_path / "s.jsonl") as writer:  # reopened: the keys are read back
+        assert "a\ud800" in writer and not writer.write(odd)
+    assert list(iter_records([tmp_path / "s.jsonl"])) == [odd, {"id": "plain", "text": "日本語"}]
+    assert "日本語" in (tmp_path / "s.jsonl").read_text(encoding="utf-8")  # others stay readable
+    write_json_atomic(tmp_path / "r.json", odd)
+    assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8")) == odd

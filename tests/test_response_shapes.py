@@ -110,3 +110,32 @@ def test_hf_engine_keeps_special_think_tokens(tiny_model: Path, tmp_path: Path) 
     [(_, [gen])] = list(client.generate([request]))
     assert gen.text.startswith("</think>"), gen.text
     assert gen.think_closed and gen.split_by == "text_prefilled"
+
+
+def test_synth_counts_a_truncated_trace_from_transformers_serve(recorded_server, tmp_path) -> None:
+    """transformers serve: reasoning_content set, content "" and finish_reason "length"."""
+    from conftest import run_jre
+
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text("".join(json.dumps({"qid": f"s{i}", "text": f"Q{i} @rec:{name}"}) + "\n"
+                             for i, name in enumerate(["transformers_serve_unclosed"] * 3
+                                                      + ["transformers_serve_closed"])),
+                     encoding="utf-8")
+    engine = (f'{{ name = "openai", model = "teacher", base_url = "{recorded_server.base_url}", '
+              f'timeout = 5.0 }}')
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(f"""schema_version = 1
+name = "shapes"
+run_dir = "run"
+
+[synth.datasets.d]
+teacher = "r1"
+engine = {engine}
+seeds = {{ loader = "file", path = "{seeds}", fields = {{ id = "qid", instruction = "text" }} }}
+""", encoding="utf-8")
+    proc = run_jre("synth", str(recipe), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    counts = json.loads((tmp_path / "run/synth/d/manifest.json").read_text())["counts"]
+    assert counts["unclosed"] == 3 and counts["unclosed_share"] == 0.75
+    assert counts["split_by"] == {"reasoning_field": 4}
+    assert "unclosed 75.0%" in proc.stdout + proc.stderr

@@ -200,14 +200,19 @@ def _translate(ctx: StageContext, name: str, ds: Any, folder: Path) -> list[Any]
 
 def _summary(shards: Path) -> dict[str, Any]:
     triples = unclosed = tokens = counted = 0
+    split_by: dict[str, int] = {}
     for record in iter_records(shard_paths(shards)):
         triples += 1
-        unclosed += not (record.get("meta") or {}).get("think_closed", True)
+        meta = record.get("meta") or {}
+        unclosed += not meta.get("think_closed", True)
+        key = str(meta.get("split_by"))
+        split_by[key] = split_by.get(key, 0) + 1
         if record.get("completion_tokens") is not None:
             tokens += record["completion_tokens"]
             counted += 1
     return {"triples": triples, "unclosed": unclosed,
             "unclosed_share": round(unclosed / triples, 6) if triples else 0.0,
+            "split_by": split_by,
             "mean_trace_response_tokens": round(tokens / counted, 2) if counted else None}
 
 
@@ -295,7 +300,9 @@ def _generate(ctx: StageContext, name: str, ds: Any, teacher: Any, settings: Any
     progress = _Progress(ctx, f"synth {name}", expected, expected - todo)
 
     def triple(seed: Any, j: int, tid: str, gen: Generation) -> dict[str, Any]:
-        meta = {"seed_id": seed.id, "sample": j, **seed.meta}
+        # split_by: whether a server's reasoning field or the text (and which prefill
+        # assumption) decided that the trace closed.
+        meta = {"seed_id": seed.id, "sample": j, "split_by": gen.split_by, **seed.meta}
         return teacher.triple(settings, triple_id=tid, instruction=seed.instruction, generation=gen,
                               lang_in=seed.lang, domain=ds.domain or seed.domain,
                               source=seed.source, meta=meta).to_dict()

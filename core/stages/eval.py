@@ -6,9 +6,16 @@ Per benchmark, under ``<run>/eval/<benchmark>/``:
   ``think_closed``, finish reason, token counts, answer, score under each answer policy),
   appended as requests finish and made durable after each one: a killed evaluation resumes
   without regenerating finished samples;
-- ``results.json`` — score with a bootstrap 95% interval, failure rate, mean output
-  tokens, N, scores under all three policies, sampling, dataset revision, model, engine;
-- ``manifest.json`` — the run-store manifest; a complete, matching one skips the benchmark.
+- ``results.json`` — score with a bootstrap 95% interval, the failure rate per sample and
+  per question, how closed traces were detected, mean output tokens, N, scores under all
+  three policies, sampling, dataset revision, model, engine;
+- ``manifest.json`` — the run-store manifest with the size and sha256 of the details it
+  summarised; a complete, matching one whose details are unchanged skips the benchmark.
+
+Samples still missing after the engine's retries (a request the server rejected, a server
+that returned fewer choices) leave the manifest ``incomplete`` and end the stage with one
+line naming the endpoint and the server's reason (exit status 2) once the other benchmarks
+ran; a rerun generates only the missing samples.
 
 Changing anything that affects generation (model, engine options, sampling, items)
 discards the old details; changing only the answer policy or bootstrap rescores them.

@@ -278,6 +278,7 @@ def run_dataset(ctx: StageContext, name: str) -> dict[str, Any]:
               "errors": stats.get("errors", {}), "prompt_tokens": stats.get("prompt_tokens", 0),
               "completion_tokens": stats.get("completion_tokens", 0)}
     extra = {"data_hash": data_hash, "teacher": settings.name, "teacher_model": settings.model,
+             "prefilled_think": settings.prefilled_think,
              "reasoning_effort": settings.reasoning_effort, "shard": list(ctx.shard),
              "retries_total": carried + retries}
     if failed or missing_triples:

@@ -3,7 +3,12 @@
 Requests run on an asyncio loop in a background thread with at most ``concurrency`` in
 flight, spread over a pool of base URLs (the least busy first). 429, 5xx, time-outs, dropped
 connections and malformed JSON are retried with exponential backoff and full jitter,
-honouring ``Retry-After``. A truncated output (``finish_reason = "length"``) is data. A wrong
+honouring ``Retry-After``. A response with fewer choices than ``n`` (transformers serve
+ignores ``n``) has each missing choice asked for as a request of its own (``n = 1``, seed
++ index), and once a server has done that, later requests go out that way from the start;
+choices still missing after their retries make the request a failure (kept in ``failed``
+with the endpoint and the server's own message) while the ones that came are handed on.
+A truncated output (``finish_reason = "length"``) is data. A wrong
 model name, a rejected API key or an endpoint that cannot be reached is a
 :class:`~jre.errors.UserError` naming the URL, model or variable. The API key is read from the
 environment variable named by ``api_key_env`` and is never stored.

@@ -212,6 +212,8 @@ def test_compare_resamples_corpus_bleu(tmp_path, scripted):
     assert row["ci95_lo"] <= row["delta"] <= row["ci95_hi"] and row["ci95_lo"] < row["ci95_hi"]
     assert table.loc["arith_en", "ci_method"] == "paired bootstrap"
     assert table.loc["arith_en", "delta"] == pytest.approx(0.5)
+    assert table.loc["wmt20_ja_en", "failure_delta"] == 0
+    assert table.loc["wmt20_ja_en", "failure_per_question_delta"] == 0
     # sacrebleu's own compute_bleu on summed statistics equals the eval stage's BLEU.
     stats = item_scores(Path(inputs.results.set_index(["run", "benchmark"]).loc[("good", "wmt20_ja_en"), "details"]))
     summed = [sum(col) for col in zip(*stats.values())]

@@ -186,12 +186,16 @@ class Compare(Analysis):
                                n_items=None, ci_method="run intervals in quadrature")
                 fa, fb = pd.to_numeric(pd.Series([ra["failure_rate"], rb["failure_rate"]]),
                                        errors="coerce")
-                row["failure_delta"] = fa - fb
+                row["failure_delta"] = fa - fb  # per sample
+                qa, qb = pd.to_numeric(pd.Series([ra.get("failure_rate_per_question"),
+                                                  rb.get("failure_rate_per_question")]), errors="coerce")
+                row["failure_per_question_delta"] = qa - qb
                 row["significant"] = bool(row["ci95_lo"] > 0 or row["ci95_hi"] < 0)
                 rows.append(row)
         table = pd.DataFrame(rows, columns=["pair", "a", "b", "benchmark", "score_a", "score_b",
                                             "delta", "ci95_lo", "ci95_hi", "n_items", "ci_method",
-                                            "failure_delta", "significant"])
+                                            "failure_delta", "failure_per_question_delta",
+                                            "significant"])
         lines = [f"Deltas A − B for {table['pair'].nunique()} pair(s); * marks a 95 % interval "
                  f"that excludes zero."]
         for row in table.to_dict("records"):

@@ -166,6 +166,7 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
     records = [r for r in iter_records([details]) if r.get("id") in wanted]
     missing = wanted - {r["id"] for r in records}
     if missing:
+        (out / RESULTS).unlink(missing_ok=True)  # it would summarise other samples than are here
         store.finish(manifest, name, status="incomplete",
                      counts={"items": len(items), "samples": len(records),
                              "expected_samples": len(wanted), "missing_samples": len(missing)},

@@ -46,7 +46,7 @@ def score_samples(benchmark: Benchmark, config: Any, item: Item, messages: list[
             "id": sample_id(item.id, index), "item_id": item.id, "sample": index,
             "messages": messages, "text": gen.text, "reasoning": gen.reasoning,
             "content": gen.content, "think_closed": gen.think_closed,
-            "finish_reason": gen.finish_reason, "prompt_tokens": gen.prompt_tokens,
+            "split_by": gen.split_by, "finish_reason": gen.finish_reason, "prompt_tokens": gen.prompt_tokens,
             "completion_tokens": gen.completion_tokens,
             "answer": answers[by_policy[policy]], "score": scores[policy],
             "scores_by_policy": scores, "reference": benchmark.reference(item),
@@ -87,6 +87,24 @@ def bootstrap_ci(benchmark: Benchmark, per_item: Sequence[Sequence[Any]], *, rou
     return float(lo), float(hi)
 
 
+FAILURE_RATE_DEFINITIONS = {
+    "per_sample": "share of samples (outputs) whose reasoning trace never closed",
+    "per_question": "share of questions with at least one sample whose trace never closed",
+}
+
+
+def failure_rates(records: Sequence[dict[str, Any]], item_ids: Sequence[str]) -> dict[str, Any]:
+    """The per-sample failure rate and the paper's per-question one (設問: a question with
+    at least one unclosed sample fails), over the questions in ``item_ids``."""
+    wanted = set(item_ids)
+    samples = [r for r in records if r["item_id"] in wanted]
+    unclosed_items = {r["item_id"] for r in samples if not r["think_closed"]}
+    questions = len(wanted)
+    return {"per_sample": sum(not r["think_closed"] for r in samples) / len(samples) if samples else 0.0,
+            "per_question": len(unclosed_items) / questions if questions else 0.0,
+            "questions_unclosed": len(unclosed_items), "questions": questions}
+
+
 def summarize(benchmark: Benchmark, config: Any, items: Sequence[Item],
               records: Sequence[dict[str, Any]], *, policy: AnswerPolicy,
               bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
@@ -96,7 +114,12 @@ def summarize(benchmark: Benchmark, config: Any, items: Sequence[Item],
     headline = group_scores(records, item_ids, policy)
     ci = bootstrap_ci(benchmark, headline, rounds=bootstrap, seed=seed)
     tokens = [r["completion_tokens"] for r in records if r.get("completion_tokens") is not None]
+    rates = failure_rates(records, item_ids)
     failures = sum(not r["think_closed"] for r in records)
+    split_by: dict[str, int] = {}
+    for r in records:
+        key = str(r.get("split_by"))
+        split_by[key] = split_by.get(key, 0) + 1
     metrics = by_policy[policy]
     return {
         "benchmark": benchmark.name,
@@ -104,8 +127,12 @@ def summarize(benchmark: Benchmark, config: Any, items: Sequence[Item],
         "score": metrics[benchmark.metric],
         "ci95": list(ci) if ci else None,
         "metrics": metrics,
-        "failure_rate": failures / len(records) if records else 0.0,
+        "failure_rate": rates["per_sample"],
+        "failure_rate_per_question": rates["per_question"],
+        "failure_rates": {**rates, "definitions": FAILURE_RATE_DEFINITIONS},
         "n_unclosed": failures,
+        "n_questions_unclosed": rates["questions_unclosed"],
+        "think_detection": {"split_by": split_by},
         "mean_output_tokens": sum(tokens) / len(tokens) if tokens else None,
         "n_items": len(items),
         "n_samples": len(records),

@@ -63,7 +63,10 @@ class Generation(_Record):
     """One sampled output, split into reasoning and content by :mod:`jre.reasoning`.
 
     ``think_closed`` is False exactly when a reasoning trace was opened and ``</think>``
-    (or the Harmony final channel) never came: the paper's reasoning failure.
+    (or the Harmony final channel) never came: the paper's reasoning failure. ``split_by``
+    says what decided it: ``reasoning_field`` (the server's reasoning parser), ``text``
+    (tags in the text), ``text_prefilled`` (tags in the text, the chat template assumed to
+    have opened ``<think>``), ``harmony`` (gpt-oss channels) or ``none`` (a plain model).
     """
 
     text: str
@@ -73,6 +76,7 @@ class Generation(_Record):
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    split_by: str | None = None
 
 
 @dataclass

@@ -45,12 +45,29 @@ def file_hash(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def dumps_json(data: Any, *, indent: int | None = None) -> str:
+    """JSON text that UTF-8 can always encode.
+
+    Model output may hold lone surrogates (half a UTF-16 pair, e.g. ``"\\ud800"``), which
+    UTF-8 cannot encode; such data is written with ``\\u`` escapes, which JSON reads back
+    as the very same string (a high half directly followed by a low half is a pair, which
+    JSON reads back as the one character it encodes). NUL and other control characters are
+    always escaped.
+    """
+    text = json.dumps(data, indent=indent, ensure_ascii=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(data, indent=indent, ensure_ascii=True, default=str)
+    return text
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON through a temporary file and rename, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, ensure_ascii=False, default=str)
+        fh.write(dumps_json(data, indent=2))
         fh.write("\n")
         fh.flush()
         os.fsync(fh.fileno())
@@ -136,8 +153,10 @@ class RunStore:
         return manifest
 
     def finish(self, manifest: Manifest, *parts: str, counts: dict[str, Any] | None = None,
-               extra: dict[str, Any] | None = None) -> Manifest:
-        manifest.status = "complete"
+               extra: dict[str, Any] | None = None, status: str = "complete") -> Manifest:
+        """Record the outcome: ``complete``, or ``incomplete`` when some work is still missing
+        (a rerun then does it instead of saying "up to date")."""
+        manifest.status = status
         manifest.finished = _now()
         manifest.counts.update(counts or {})
         manifest.extra.update(extra or {})
@@ -182,7 +201,7 @@ class ShardWriter:
         if key in self.keys:
             return False
         ordered = {self.key: key, **{k: v for k, v in record.items() if k != self.key}}
-        self._fh.write(json.dumps(ordered, ensure_ascii=False, default=str) + "\n")
+        self._fh.write(dumps_json(ordered) + "\n")
         self.keys.add(key)
         self._pending += 1
         if self._pending >= self.batch_size:
@@ -240,25 +259,54 @@ def repair_shard(path: Path) -> int:
         return size - keep
 
 
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of each complete line; a torn last line is left out.
+    A line that is not UTF-8 is a :class:`UserError` naming the file and line."""
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            if not raw.endswith(b"\n"):
+                return  # torn by a killed writer; repaired on the next open
+            try:
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise UserError("not UTF-8 text; fix or remove that line", where=str(path),
+                                line=number) from None
+
+
+def _record(path: Path, number: int, line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"not a JSON record ({exc.msg}); fix or remove that line",
+                        where=str(path), line=number) from None
+
+
 def iter_keys(path: Path, key: str = "id") -> Iterator[str]:
     """The keys of a shard's records, read from each line's leading field (fast path)."""
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            match = _KEY_PREFIX.match(line)
-            if match and match.group("field") == key:
-                yield json.loads(f'"{match.group("key")}"')
-            elif line.strip():
-                yield json.loads(line)[key]
+    for number, line in _lines(path):
+        match = _KEY_PREFIX.match(line)
+        if match and match.group("field") == key:
+            yield json.loads(f'"{match.group("key")}"')
+        elif line.strip():
+            record = _record(path, number, line)
+            if not isinstance(record, dict) or key not in record:
+                raise UserError(f"record without {key!r}; fix or remove that line",
+                                where=str(path), line=number)
+            yield record[key]
 
 
 def iter_records(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
-    """Every record of the given shard files, skipping a torn last line."""
+    """Every record of the given shard files, skipping a torn last line. A complete line
+    that is not a JSON object is a :class:`UserError` naming the file and line."""
     for path in paths:
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if not line.endswith("\n"):
-                    break  # torn by a killed writer; repaired on the next open
-                yield json.loads(line)
+        for number, line in _lines(path):
+            if not line.strip():
+                continue
+            record = _record(path, number, line)
+            if not isinstance(record, dict):
+                raise UserError("not a JSON object; fix or remove that line", where=str(path),
+                                line=number)
+            yield record
 
 
 def shard_paths(folder: Path) -> list[Path]:

@@ -5,7 +5,10 @@ failure exactly: ``POST /v1/chat/completions``, ``GET /v1/models`` and ``GET /st
 
 What a request gets is chosen by directives in its last user message, else by the server
 options: ``@fmt:NAME`` picks the reasoning format (see :data:`FORMATS`), ``@fault:KIND``
-forces one fault on the first attempt of that prompt (see :data:`FAULTS`); a prompt that
+forces one fault on the first attempt of that prompt (see :data:`FAULTS`; ``400`` is a
+rejection no retry helps), ``@rec:NAME`` answers with the recorded choice NAME of the
+``--recorded`` JSON file (``{NAME: {"message": ..., "finish_reason": ...}}``); with
+``--ignore-n`` every answer has one choice whatever ``n`` asked (transformers serve); a prompt that
 starts with "Translate the following" gets a translation (``【訳】`` + its last line). With
 ``--fault-rate p`` each request fails with probability ``p`` (seeded), cycling through the
 fault kinds. Run it as ``python tests/openai_server.py --port 0 ...``; it prints
@@ -28,7 +31,8 @@ from pathlib import Path
 FORMATS = ("r1", "r1_no_open", "prefilled", "reasoning", "reasoning_content",
            "reasoning_unclosed", "harmony", "harmony_unclosed", "truncated", "plain", "translate")
 FAULTS = ("429", "500", "timeout", "malformed", "drop")
-_DIRECTIVE = re.compile(r"@(fmt|fault):(\w+)")
+REJECTIONS = ("400",)
+_DIRECTIVE = re.compile(r"@(fmt|fault|rec):([\w.-]+)")
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
             429: "Too Many Requests", 500: "Internal Server Error"}
 
@@ -38,12 +42,15 @@ class Script:
 
     def __init__(self, *, models: list[str], fmt: str = "r1", latency: float = 0.0,
                  fault_rate: float = 0.0, seed: int = 0, api_key: str | None = None,
-                 retry_after: float = 0.05, hang: float = 30.0) -> None:
+                 retry_after: float = 0.05, hang: float = 30.0, ignore_n: bool = False,
+                 recorded: dict | None = None) -> None:
         self.models, self.fmt, self.latency = models, fmt, latency
+        self.ignore_n, self.recorded = ignore_n, recorded or {}
         self.fault_rate, self.rng, self.api_key = fault_rate, random.Random(seed), api_key
         self.retry_after, self.hang = retry_after, hang
         self.forced_done: set[str] = set()
-        self.counts: dict[str, int] = {"requests": 0, "answered": 0, **{f: 0 for f in FAULTS}}
+        self.counts: dict[str, int] = {"requests": 0, "answered": 0, "choices": 0,
+                                       **{f: 0 for f in FAULTS + REJECTIONS}}
         self._cycle = 0
 
     def pick_fault(self, prompt: str) -> str | None:
@@ -117,6 +124,9 @@ async def _completion(script: Script, body: bytes, writer: asyncio.StreamWriter)
                          {"Retry-After": f"{script.retry_after:g}"})
     if fault == "500":
         return _response(500, _error(500, "internal error", "server_error"))
+    if fault == "400":
+        return _response(400, _error(400, "This model's maximum context length is 16 tokens. "
+                                          "However, you requested 99 tokens.", "BadRequestError"))
     if fault == "timeout":
         await asyncio.sleep(script.hang)
         return None
@@ -127,11 +137,17 @@ async def _completion(script: Script, body: bytes, writer: asyncio.StreamWriter)
     fmt = dict(_DIRECTIVE.findall(prompt)).get("fmt", default)
     choices = []
     completion = 0
-    for i in range(int(req.get("n") or 1)):
-        message, finish = _choice(fmt, prompt, i)
+    record = dict(_DIRECTIVE.findall(prompt)).get("rec")
+    for i in range(1 if script.ignore_n else int(req.get("n") or 1)):
+        if record is not None:
+            choice = {"index": i, **script.recorded[record]}
+        else:
+            message, finish = _choice(fmt, prompt, i)
+            choice = {"index": i, "message": {"role": "assistant", **message}, "finish_reason": finish}
+        message = choice["message"]
         completion += sum(_words(v) for k, v in message.items() if isinstance(v, str))
-        choices.append({"index": i, "message": {"role": "assistant", **message},
-                        "finish_reason": finish})
+        choices.append(choice)
+    script.counts["choices"] += len(choices)
     prompt_tokens = sum(_words(m.get("content") or "") for m in messages)
     payload = {"id": f"chatcmpl-{script.counts['requests']}", "object": "chat.completion",
                "created": int(time.time()), "model": req["model"], "choices": choices,
@@ -197,10 +213,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key")
     parser.add_argument("--retry-after", type=float, default=0.05)
     parser.add_argument("--hang", type=float, default=30.0)
+    parser.add_argument("--ignore-n", type=int, default=0, help="1: one choice per answer")
+    parser.add_argument("--recorded", help="JSON file of recorded choices for @rec:NAME")
     a = parser.parse_args(argv)
+    recorded = json.loads(Path(a.recorded).read_text(encoding="utf-8")) if a.recorded else None
+    if recorded and "shapes" in recorded:  # tests/fixtures/response_shapes.json
+        recorded = {shape["name"]: shape["choice"] for shape in recorded["shapes"]}
     script = Script(models=a.models.split(","), fmt=a.format, latency=a.latency,
                     fault_rate=a.fault_rate, seed=a.seed, api_key=a.api_key,
-                    retry_after=a.retry_after, hang=a.hang)
+                    retry_after=a.retry_after, hang=a.hang, ignore_n=bool(a.ignore_n),
+                    recorded=recorded)
     try:
         asyncio.run(serve(script, port=a.port))
     except KeyboardInterrupt:

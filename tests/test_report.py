@@ -86,7 +86,7 @@ def test_html_renders_in_headless_chromium(report, tmp_path):
     assert seen["images"] == 3 and seen["decoded"] == 3
     assert seen["tables"] >= 5  # Tables 1-4 and the compare deltas at least
     for heading in ("Table 1 · Experiment factors", "Table 2 · Scores",
-                    "Table 3 · Reasoning failure rates", "Table 4 · AICc selection of experiment factors",
+                    "Table 3 · Reasoning failure rates (per sample)", "Table 4 · AICc selection of experiment factors",
                     "Figures"):
         assert heading in seen["headings"]
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 #: Columns of the long results table, one row per (run, benchmark).
 RESULT_COLUMNS = ("run", "benchmark", "metric", "score", "ci95_lo", "ci95_hi", "failure_rate",
-                  "mean_output_tokens", "n_items", "n_samples", "answer_policy", "score_trace",
+                  "failure_rate_per_question", "mean_output_tokens", "n_items", "n_samples", "answer_policy", "score_trace",
                   "score_empty", "score_whole", "details")
 
 
@@ -41,6 +41,7 @@ def result_row(run: str, results: Mapping[str, Any], details: str | None = None)
         "run": str(run), "benchmark": results.get("benchmark"), "metric": results.get("metric"),
         "score": results.get("score"), "ci95_lo": ci[0], "ci95_hi": ci[1],
         "failure_rate": results.get("failure_rate"),
+        "failure_rate_per_question": results.get("failure_rate_per_question"),
         "mean_output_tokens": results.get("mean_output_tokens"),
         "n_items": results.get("n_items"), "n_samples": results.get("n_samples"),
         "answer_policy": results.get("answer_policy"),

@@ -39,10 +39,18 @@ def split_generation(text: str, *, reasoning_format: ReasoningFormat = "think",
                                        completion_tokens=completion_tokens)
     if reasoning_format == "none":
         return Generation(text=text, reasoning=None, content=text, think_closed=True,
-                          finish_reason=finish_reason, prompt_tokens=prompt_tokens,
+                          split_by="none", finish_reason=finish_reason, prompt_tokens=prompt_tokens,
                           completion_tokens=completion_tokens)
     return generation_from_text(text, prefilled=prefilled, finish_reason=finish_reason,
                                 prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+
+def chat_template_flags(messages: list[dict[str, str]]) -> dict[str, bool]:
+    """``apply_chat_template`` flags for ``messages``: a final assistant message (a prefilled
+    answer start, such as lm-eval's ``gen_prefix``) is continued, else a new assistant turn
+    is opened, as lm-eval's own ``hf`` model renders it."""
+    prefilled = bool(messages) and messages[-1].get("role") == "assistant"
+    return {"add_generation_prompt": not prefilled, "continue_final_message": prefilled}
 
 
 def new_stats() -> dict[str, Any]:

@@ -6,9 +6,16 @@ Per benchmark, under ``<run>/eval/<benchmark>/``:
   ``think_closed``, finish reason, token counts, answer, score under each answer policy),
   appended as requests finish and made durable after each one: a killed evaluation resumes
   without regenerating finished samples;
-- ``results.json`` — score with a bootstrap 95% interval, failure rate, mean output
-  tokens, N, scores under all three policies, sampling, dataset revision, model, engine;
-- ``manifest.json`` — the run-store manifest; a complete, matching one skips the benchmark.
+- ``results.json`` — score with a bootstrap 95% interval, the failure rate per sample and
+  per question, how closed traces were detected, mean output tokens, N, scores under all
+  three policies, sampling, dataset revision, model, engine;
+- ``manifest.json`` — the run-store manifest with the size and sha256 of the details it
+  summarised; a complete, matching one whose details are unchanged skips the benchmark.
+
+Samples still missing after the engine's retries (a request the server rejected, a server
+that returned fewer choices) leave the manifest ``incomplete`` and end the stage with one
+line naming the endpoint and the server's reason (exit status 2) once the other benchmarks
+ran; a rerun generates only the missing samples.
 
 Changing anything that affects generation (model, engine options, sampling, items)
 discards the old details; changing only the answer policy or bootstrap rescores them.
@@ -146,10 +153,11 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
         details.unlink(missing_ok=True)  # stale samples from another model or setting
     elif (previous is not None and previous.matches(scoring_key, inputs)
           and (out / RESULTS).exists()):
-        ctx.console.print(f"eval {name}: up to date (use --force to redo)")
-        import json
-
-        return json.loads((out / RESULTS).read_text(encoding="utf-8"))
+        if previous.extra.get("details") == details_fingerprint(details):
+            ctx.console.print(f"eval {name}: up to date (use --force to redo)")
+            return json.loads((out / RESULTS).read_text(encoding="utf-8"))
+        ctx.console.print(f"eval {name}: {DETAILS} changed since it was summarised; "
+                          "regenerating what is missing and rescoring")
 
     manifest = store.begin("eval", name, config_hash=scoring_key, inputs=inputs)
     writer = ShardWriter(details, batch_size=1 << 30)  # committed after each request
@@ -158,23 +166,32 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
             if any(sample_id(item.id, k) not in writer for k in range(sampling.n))]
     done_samples = len(items) * sampling.n - sum(
         sum(sample_id(i.id, k) not in writer for k in range(sampling.n)) for i in todo)
+    failed: list[tuple[str, str]] = []
     try:
         if todo:
-            _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name,
-                      done_samples, len(items) * sampling.n, section.answer_policy)
+            failed = _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name,
+                               done_samples, len(items) * sampling.n, section.answer_policy)
     finally:
         writer.close()
 
     wanted = {sample_id(i.id, k) for i in items for k in range(sampling.n)}
-    records = [r for r in iter_records([details]) if r["id"] in wanted]
-    if {r["id"] for r in records} != wanted:
-        raise RuntimeError(f"eval {name}: engine returned fewer samples than requested")
+    records = [r for r in iter_records([details]) if r.get("id") in wanted]
+    missing = wanted - {r["id"] for r in records}
+    if missing:
+        (out / RESULTS).unlink(missing_ok=True)  # it would summarise other samples than are here
+        store.finish(manifest, name, status="incomplete",
+                     counts={"items": len(items), "samples": len(records),
+                             "expected_samples": len(wanted), "missing_samples": len(missing)},
+                     extra={"failed_requests": [list(f) for f in failed[:20]]})
+        raise IncompleteBenchmark(name, len(missing), len(wanted), _reason(engine, failed))
     # Rescore under the current policy (it may differ from the one the samples were written with).
     for r in records:
         r["score"] = r["scores_by_policy"][section.answer_policy]
     results = summarize(benchmark, cfg, items, records, policy=section.answer_policy,
                         bootstrap=section.bootstrap, seed=recipe.seed)
     client_stats = engine.client.stats if engine.client is not None else None
+    engine_cfg = section.engine.config
+    results["think_detection"]["prefilled_think"] = getattr(engine_cfg, "prefilled_think", None)
     results.update({
         "sampling": sampling.to_dict(),
         "dataset": data.source,
@@ -187,12 +204,43 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
         results["engine_stats"] = {k: v for k, v in client_stats.items() if k != "errors"}
     write_json_atomic(out / RESULTS, results)
     store.finish(manifest, name, counts={"items": len(items), "samples": len(records)},
-                 extra={"score": results["score"], "failure_rate": results["failure_rate"]})
+                 extra={"score": results["score"], "failure_rate": results["failure_rate"],
+                        "failure_rate_per_question": results["failure_rate_per_question"],
+                        "details": details_fingerprint(details)})
     return results
 
 
+class IncompleteBenchmark(UserError):
+    """Samples still missing after the engine's retries (the manifest says incomplete)."""
+
+    def __init__(self, benchmark: str, missing: int, expected: int, reason: str) -> None:
+        super().__init__(f"eval {benchmark}: {missing} of {expected} samples missing after "
+                         f"retries ({reason}); rerun to generate only those")
+        self.benchmark = benchmark
+
+
+def details_fingerprint(path: Path) -> dict[str, Any] | None:
+    """Size and sha256 of a details file: what a complete manifest summarised."""
+    from jre.store import file_hash
+
+    if not path.exists():
+        return None
+    return {"bytes": path.stat().st_size, "sha256": file_hash(path)}
+
+
+def _reason(engine: "_LazyEngine", failed: list[tuple[str, str]]) -> str:
+    """The engine's own reason for the first failed request (for the openai engine: the
+    endpoint and the server's message), else what is known."""
+    if failed:
+        more = f"; {len(failed) - 1} more failed requests" if len(failed) > 1 else ""
+        return failed[0][1] + more
+    return f"engine {engine.recipe.eval.engine.name} returned fewer samples than requested"
+
+
 def _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name, done, total,
-              policy) -> None:
+              policy) -> list[tuple[str, str]]:
+    """Generate and score the missing samples of ``todo``; returns the engine's failed
+    requests ``(item id, why)``."""
     from dataclasses import replace
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -205,39 +253,55 @@ def _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name, 
     for item in todo:
         missing = [k for k in range(sampling.n) if sample_id(item.id, k) not in writer]
         messages = benchmark.prompt(item, cfg)
-        prompts[item.id] = (messages, missing[0])
-        # A partly finished item asks only for what is missing, numbered from its first gap.
-        # (Samples are written per request, so in practice an item is all done or all missing.)
+        prompts[item.id] = (messages, missing)
+        # A partly finished item (a server that returned fewer choices than asked) asks only
+        # for the samples it lacks, which keep their own numbers.
         requests.append(ChatRequest(id=item.id, messages=messages,
                                     sampling=replace(sampling, n=len(missing))))
     client = engine.get()
+    failed_before = len(getattr(client, "failed", []))
     columns = (TextColumn(f"eval {name}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=ctx.console, transient=False) as progress:
         task = progress.add_task(name, total=total, completed=done)
         for request, generations in client.generate(requests):
             item = by_id[request.id]
-            messages, start = prompts[item.id]
-            for record in score_samples(benchmark, cfg, item, messages, generations, policy, start):
+            messages, missing = prompts[item.id]
+            for index, record in zip(missing, score_samples(benchmark, cfg, item, messages,
+                                                            generations, policy)):
+                record.update(id=sample_id(item.id, index), sample=index)
                 writer.write(record)
             writer.commit()
             progress.advance(task, len(generations))
+    return list(getattr(client, "failed", []))[failed_before:]
 
 
 def run(ctx: StageContext) -> None:
     recipe = ctx.recipe
     model, model_inputs = model_path(recipe, ctx.store)
     engine = _LazyEngine(recipe, model)
+    incomplete: list[IncompleteBenchmark] = []
     try:
         for index, ref in enumerate(recipe.eval.benchmarks):
-            results = run_benchmark(ctx, index, engine, model_inputs)
+            try:
+                results = run_benchmark(ctx, index, engine, model_inputs)
+            except IncompleteBenchmark as exc:  # the other benchmarks still run
+                incomplete.append(exc)
+                continue
             ci = results.get("ci95")
             ci_text = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
             extra = f"  {results['signature']}" if results.get("signature") else ""
             ctx.console.print(f"eval {results['benchmark']}: {results['metric']} {results['score']:.4f}{ci_text}"
-                              f"  failure rate {results['failure_rate']:.3f}"
+                              f"  failure rate {results['failure_rate']:.3f} of samples, "
+                              f"{results['failure_rate_per_question']:.3f} of questions"
                               f"  ({results['n_items']} items, {results['n_samples']} samples){extra}")
     finally:
         engine.close()
+    if incomplete:
+        first = incomplete[0]
+        if len(incomplete) > 1:
+            first.message += (f" (also incomplete: "
+                              f"{', '.join(e.benchmark for e in incomplete[1:])})")
+        raise first
 
 
 def plan(recipe: Recipe) -> list[str]:

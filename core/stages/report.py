@@ -25,7 +25,8 @@ from jre.stages import Stage, StageContext
 #: (heading, analysis, table) of the four main tables, in order; Table 1 is the factor input.
 MAIN_TABLES = (
     ("Table 2 · Scores", "scores", "scores"),
-    ("Table 3 · Reasoning failure rates", "failure_rate", "failure_rate"),
+    ("Table 3 · Reasoning failure rates (per sample)", "failure_rate", "failure_rate"),
+    ("Table 3b · Reasoning failure rates (per question)", "failure_rate", "failure_rate_per_question"),
     ("Table 4 · AICc selection of experiment factors", "aicc", "selection"),
 )
 
@@ -151,11 +152,15 @@ def build_report(run_root: Path, title: str, precision: int = 3) -> tuple[Path, 
 
     section("Table 1 · Experiment factors", with_measured(factor_table(analyses), analyses),
             note="no factor table was given to the analyses")
+    summarised: set[str] = set()
     for heading, name, table_name in MAIN_TABLES:
         result = analyses.get(name)
         table = result.tables.get(table_name) if result else None
-        section(heading, table, result.summary if result else "",
-                note=f"the `{name}` analysis was not run")
+        if result is not None and table is None and name in summarised:
+            continue  # an optional table (per-question rates from older results)
+        summary = result.summary if result and name not in summarised else ""
+        summarised.add(name)
+        section(heading, table, summary, note=f"the `{name}` analysis was not run")
     md.extend(["## Figures", ""])
     body.append("<h2>Figures</h2>")
     for result in analyses.values():

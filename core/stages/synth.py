@@ -200,14 +200,19 @@ def _translate(ctx: StageContext, name: str, ds: Any, folder: Path) -> list[Any]
 
 def _summary(shards: Path) -> dict[str, Any]:
     triples = unclosed = tokens = counted = 0
+    split_by: dict[str, int] = {}
     for record in iter_records(shard_paths(shards)):
         triples += 1
-        unclosed += not (record.get("meta") or {}).get("think_closed", True)
+        meta = record.get("meta") or {}
+        unclosed += not meta.get("think_closed", True)
+        key = str(meta.get("split_by"))
+        split_by[key] = split_by.get(key, 0) + 1
         if record.get("completion_tokens") is not None:
             tokens += record["completion_tokens"]
             counted += 1
     return {"triples": triples, "unclosed": unclosed,
             "unclosed_share": round(unclosed / triples, 6) if triples else 0.0,
+            "split_by": split_by,
             "mean_trace_response_tokens": round(tokens / counted, 2) if counted else None}
 
 
@@ -241,10 +246,12 @@ def run_dataset(ctx: StageContext, name: str) -> dict[str, Any]:
     done = shard_keys(shards)
     ident = settings.identity()
     work: dict[str, tuple[Any, list[tuple[int, str]]]] = {}
+    wanted: list[str] = []
     for seed in seeds:
         missing = []
         for j in range(ds.samples):
             tid = stable_id(ident, seed.id, seed.lang, j)
+            wanted.append(tid)
             if tid not in done:
                 missing.append((j, tid))
         if missing:
@@ -258,26 +265,27 @@ def run_dataset(ctx: StageContext, name: str) -> dict[str, Any]:
     if work:
         stats, failed = _generate(ctx, name, ds, teacher, settings, work, shards, expected, todo)
     summary = _summary(shards)
+    present = shard_keys(shards)
+    # Counted from the store, not from what the engine said: a server that ignored `n`
+    # or a request that failed leaves triples missing, and the dataset incomplete.
+    missing_triples = sum(tid not in present for tid in wanted)
     retries = int(stats.get("retries", 0))
     counts = {**summary, "expected": expected if ctx.shard[1] == 1 else None,
               "instructions": len(seeds), "samples": ds.samples,
+              "missing_triples": missing_triples,
+              "split_requests": stats.get("split_requests", 0),
               "retries": retries, "retries_total": carried + retries, "failed_requests": len(failed),
               "errors": stats.get("errors", {}), "prompt_tokens": stats.get("prompt_tokens", 0),
               "completion_tokens": stats.get("completion_tokens", 0)}
     extra = {"data_hash": data_hash, "teacher": settings.name, "teacher_model": settings.model,
+             "prefilled_think": settings.prefilled_think,
              "reasoning_effort": settings.reasoning_effort, "shard": list(ctx.shard),
              "retries_total": carried + retries}
-    if failed:
-        manifest.counts.update(counts)
-        manifest.extra.update(extra)
-        manifest.status = "incomplete"
-        from dataclasses import asdict
-
-        from jre.store import write_json_atomic
-
-        write_json_atomic(ctx.store.manifest_path("synth", *parts), asdict(manifest))
-        ctx.console.print(f"synth {name}: {len(failed)} requests failed (first: {failed[0][1]}); "
-                          "rerun to retry them")
+    if failed or missing_triples:
+        ctx.store.finish(manifest, *parts, counts=counts, extra=extra, status="incomplete")
+        why = failed[0][1] if failed else "the engine returned fewer samples than requested"
+        ctx.console.print(f"synth {name}: {missing_triples:,} of {expected:,} triples missing, "
+                          f"{len(failed)} requests failed (first: {why}); rerun to retry them")
         return counts
     ctx.store.finish(manifest, *parts, counts=counts, extra=extra)
     ctx.console.print(f"synth {name}: {summary['triples']:,} triples, unclosed "
@@ -293,7 +301,9 @@ def _generate(ctx: StageContext, name: str, ds: Any, teacher: Any, settings: Any
     progress = _Progress(ctx, f"synth {name}", expected, expected - todo)
 
     def triple(seed: Any, j: int, tid: str, gen: Generation) -> dict[str, Any]:
-        meta = {"seed_id": seed.id, "sample": j, **seed.meta}
+        # split_by: whether a server's reasoning field or the text (and which prefill
+        # assumption) decided that the trace closed.
+        meta = {"seed_id": seed.id, "sample": j, "split_by": gen.split_by, **seed.meta}
         return teacher.triple(settings, triple_id=tid, instruction=seed.instruction, generation=gen,
                               lang_in=seed.lang, domain=ds.domain or seed.domain,
                               source=seed.source, meta=meta).to_dict()
@@ -318,8 +328,12 @@ def _generate(ctx: StageContext, name: str, ds: Any, teacher: Any, settings: Any
                             sample_seed=_request_seed(settings.sampling.seed, seed.id, missing[0][0]))
             for seed, missing in work.values())
         try:
+            failed_before = len(getattr(client, "failed", []))
+            short: list[tuple[str, str]] = []
             for request, gens in client.generate(requests):
                 seed, missing = work[request.id]
+                if len(gens) < len(missing):
+                    short.append((request.id, f"{len(gens)} of {len(missing)} samples returned"))
                 for (j, tid), gen in zip(missing, gens):
                     writer.write(triple(seed, j, tid, gen))
                 progress.update(len(gens), tokens=sum(g.completion_tokens or 0 for g in gens),
@@ -327,7 +341,9 @@ def _generate(ctx: StageContext, name: str, ds: Any, teacher: Any, settings: Any
                                 retries=client.stats.get("retries", 0))
         finally:
             client.close()
-        return dict(client.stats), list(getattr(client, "failed", []))
+        failed = list(getattr(client, "failed", []))[failed_before:]
+        reported = {request_id for request_id, _ in failed}
+        return dict(client.stats), failed + [s for s in short if s[0] not in reported]
     finally:
         writer.close()
         progress.close()

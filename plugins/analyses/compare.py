@@ -4,7 +4,9 @@ The reference study argues by pairs ("experiment 5 vs experiment 4"). For each p
 ``A vs B`` and benchmark the delta A − B gets a 95 % interval: a paired bootstrap over the
 items both runs answered when both ``details.jsonl`` files are at hand, otherwise the two
 runs' own bootstrap intervals from evaluation combined in quadrature (``ci_method`` says
-which).
+which). Corpus metrics are resampled as corpus metrics: for BLEU (WMT20) each resample
+sums the items' sufficient statistics and recomputes BLEU with sacrebleu, rather than
+averaging per-item scores.
 """
 
 from __future__ import annotations
@@ -40,29 +42,94 @@ class CompareConfig(StrictModel):
         return value
 
 
-def item_scores(details: Path) -> dict[str, float]:
-    """Mean score per ``item_id`` of an eval ``details.jsonl``."""
-    sums: dict[str, list[float]] = {}
-    with open(details, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                if row.get("score") is not None:
-                    sums.setdefault(str(row["item_id"]), []).append(float(row["score"]))
-    return {k: sum(v) / len(v) for k, v in sums.items()}
+BLEU_STATS = 10  # sacrebleu's [hyp_len, ref_len, correct_1..4, total_1..4]
 
 
-def paired_bootstrap(a: dict[str, float], b: dict[str, float], n: int, seed: int) -> tuple[float, float, float, int]:
-    """Delta of means over shared items and its 95 % percentile interval."""
+def _is_bleu_stats(score: Any) -> bool:
+    return (isinstance(score, list) and len(score) == BLEU_STATS
+            and all(isinstance(x, (int, float)) for x in score))
+
+
+def item_scores(details: Path, metric: str | None = None, policy: str | None = None) -> dict[str, Any]:
+    """Per ``item_id`` of an eval ``details.jsonl``: the mean sample score, or for BLEU
+    (sample scores are sufficient statistics) the item's summed statistics. A metric dict
+    (lm-eval tasks) contributes its ``metric`` entry when that is a number. ``policy``
+    picks the score of that answer policy (the one the run's results were reported under)."""
+    from jre.store import iter_records
+
+    samples: dict[str, list[Any]] = {}
+    for row in iter_records([details]):
+        by_policy = row.get("scores_by_policy") or {}
+        score = by_policy[policy] if policy in by_policy else row.get("score")
+        if isinstance(score, dict):
+            score = score.get(metric) if metric else None
+        if score is None:
+            continue
+        if _is_bleu_stats(score) or isinstance(score, (int, float)):
+            samples.setdefault(str(row["item_id"]), []).append(score)
+        else:
+            raise ValueError(f"{details}: sample scores of item {row['item_id']!r} are neither "
+                             "numbers nor BLEU statistics")
+    out: dict[str, Any] = {}
+    for item, values in samples.items():
+        if isinstance(values[0], list):
+            out[item] = [sum(col) for col in zip(*values)]
+        else:
+            out[item] = sum(float(v) for v in values) / len(values)
+    return out
+
+
+def corpus_bleu_from_stats(stats: Any) -> float:
+    """Corpus BLEU (0-100) from summed sufficient statistics, computed by sacrebleu itself
+    (``BLEU.compute_bleu`` with ``BLEU()``'s default exponential smoothing)."""
+    from sacrebleu.metrics import BLEU
+
+    stats = [int(x) for x in stats]
+    return float(BLEU.compute_bleu(correct=stats[2:6], total=stats[6:10], sys_len=stats[0],
+                                   ref_len=stats[1], smooth_method="exp").score)
+
+
+def paired_bootstrap(a: dict[str, Any], b: dict[str, Any], n: int, seed: int) -> tuple[float, float, float, int]:
+    """Delta A − B over shared items and its 95 % percentile interval, resampling items.
+
+    Item values are numbers (the metric is their mean) or BLEU statistics (the metric is
+    corpus BLEU of the summed statistics, recomputed for every resample).
+    """
     import numpy as np
 
     items = sorted(set(a) & set(b))
-    diff = np.array([a[i] - b[i] for i in items])
-    if len(diff) == 0:
+    if not items:
         return math.nan, math.nan, math.nan, 0
     rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, len(diff), size=(n, len(diff)))].mean(axis=1)
-    return float(diff.mean()), float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975)), len(diff)
+    draws = rng.integers(0, len(items), size=(n, len(items)))
+    if isinstance(a[items[0]], list):
+        sa = np.array([a[i] for i in items], dtype=np.int64)
+        sb = np.array([b[i] for i in items], dtype=np.int64)
+        delta = corpus_bleu_from_stats(sa.sum(axis=0)) - corpus_bleu_from_stats(sb.sum(axis=0))
+        deltas = np.array([corpus_bleu_from_stats(sa[d].sum(axis=0)) - corpus_bleu_from_stats(sb[d].sum(axis=0))
+                           for d in draws])
+    else:
+        diff = np.array([a[i] - b[i] for i in items])
+        delta = float(diff.mean())
+        deltas = diff[draws].mean(axis=1)
+    return float(delta), float(np.quantile(deltas, 0.025)), float(np.quantile(deltas, 0.975)), len(items)
+
+
+def _paired(da: Path, db: Path, ra: Any, rb: Any, config: CompareConfig) -> tuple[float, float, float, int] | None:
+    """The paired bootstrap, or None when the sample scores cannot be paired (a metric
+    that is neither a mean of numbers nor BLEU, or runs scored differently)."""
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) else None
+
+    try:
+        a = item_scores(da, text(ra.get("metric")), text(ra.get("answer_policy")))
+        b = item_scores(db, text(rb.get("metric")), text(rb.get("answer_policy")))
+    except ValueError:
+        return None
+    shared = set(a) & set(b)
+    if not shared or len({isinstance(v, list) for v in [*map(a.get, shared), *map(b.get, shared)]}) != 1:
+        return None
+    return paired_bootstrap(a, b, config.bootstrap, config.seed)
 
 
 class Compare(Analysis):
@@ -102,9 +169,11 @@ class Compare(Analysis):
                 row: dict[str, Any] = {"pair": f"{a} vs {b}", "a": a, "b": b, "benchmark": bench,
                                        "score_a": ra["score"], "score_b": rb["score"]}
                 da, db = ra.get("details"), rb.get("details")
+                paired = None
                 if isinstance(da, str) and isinstance(db, str) and Path(da).exists() and Path(db).exists():
-                    delta, lo, hi, n = paired_bootstrap(item_scores(Path(da)), item_scores(Path(db)),
-                                                        config.bootstrap, config.seed)
+                    paired = _paired(Path(da), Path(db), ra, rb, config)
+                if paired is not None:
+                    delta, lo, hi, n = paired
                     row.update(delta=delta, ci95_lo=lo, ci95_hi=hi, n_items=n,
                                ci_method="paired bootstrap")
                 else:
@@ -117,12 +186,16 @@ class Compare(Analysis):
                                n_items=None, ci_method="run intervals in quadrature")
                 fa, fb = pd.to_numeric(pd.Series([ra["failure_rate"], rb["failure_rate"]]),
                                        errors="coerce")
-                row["failure_delta"] = fa - fb
+                row["failure_delta"] = fa - fb  # per sample
+                qa, qb = pd.to_numeric(pd.Series([ra.get("failure_rate_per_question"),
+                                                  rb.get("failure_rate_per_question")]), errors="coerce")
+                row["failure_per_question_delta"] = qa - qb
                 row["significant"] = bool(row["ci95_lo"] > 0 or row["ci95_hi"] < 0)
                 rows.append(row)
         table = pd.DataFrame(rows, columns=["pair", "a", "b", "benchmark", "score_a", "score_b",
                                             "delta", "ci95_lo", "ci95_hi", "n_items", "ci_method",
-                                            "failure_delta", "significant"])
+                                            "failure_delta", "failure_per_question_delta",
+                                            "significant"])
         lines = [f"Deltas A − B for {table['pair'].nunique()} pair(s); * marks a 95 % interval "
                  f"that excludes zero."]
         for row in table.to_dict("records"):

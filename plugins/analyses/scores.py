@@ -65,7 +65,7 @@ def score_vs_failure_figure(results: Any) -> bytes:
             if xi == xi and yi == yi:
                 ax.annotate(str(run), (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set_title(str(bench), fontsize=9)
-        ax.set_xlabel("failure rate", fontsize=8)
+        ax.set_xlabel("failure rate (per sample)", fontsize=8)
         ax.set_ylabel("score", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.suptitle("Score vs reasoning failure rate")

@@ -33,7 +33,11 @@ class LMEvalConfig(BenchmarkConfig):
     ``include_path`` adds a folder of task YAML files (taken relative to the recipe);
     ``include_defaults`` keeps lm-eval's built-in tasks. ``filter`` names the filter pipeline
     that extracts answers (default: the task's first); ``metric`` the headline metric
-    (default: the task's first). ``num_fewshot`` examples are given as earlier chat turns.
+    (default: the task's first). ``num_fewshot`` examples (default: the task's own) are given
+    as earlier chat turns, drawn as lm-eval draws them: its sampler seeded with
+    ``fewshot_seed`` (lm-eval's default, 1234) and called for the documents in order, so the
+    prompts are the ones ``lm_eval.simple_evaluate`` builds. A task's ``gen_prefix`` starts
+    the assistant turn, which the engine continues.
     ``task_sampling`` takes temperature, stop strings and max tokens from the task's
     ``generation_kwargs`` instead of jre's defaults (T=0.6, P=0.95, as the paper evaluates
     reasoning models; stop strings such as "\\n\\n" would cut a reasoning trace short).
@@ -44,7 +48,8 @@ class LMEvalConfig(BenchmarkConfig):
     include_defaults: bool = True
     filter: str | None = None
     metric: str | None = None
-    num_fewshot: int = Field(default=0, ge=0)
+    num_fewshot: int | None = Field(default=None, ge=0)
+    fewshot_seed: int = 1234  # lm-eval's DEFAULT_OTHER_SEED (simple_evaluate's fewshot_random_seed)
     task_sampling: bool = False
 
 
@@ -73,6 +78,7 @@ class LMEvalTask(Benchmark):
 
     def __init__(self, task: Any, config: LMEvalConfig) -> None:
         self.task = task
+        self._prompts: dict[str, list[dict[str, str]]] = {}
         self.name = f"lm_eval-{config.task}"  # type: ignore[misc]
         self.description = f"lm-eval task {config.task}"  # type: ignore[misc]
         aggregation = task.aggregation()
@@ -112,9 +118,10 @@ class LMEvalTask(Benchmark):
 
     def load(self, config: Any, base_dir: Path | None = None) -> LoadedData:
         docs = list(self.task.eval_docs)
-        items = [Item(str(i), {"doc": dict(doc)}) for i, doc in enumerate(docs)]
         if config.limit:
-            items = items[: config.limit]
+            docs = docs[: config.limit]
+        items = [Item(str(i), {"doc": dict(doc)}) for i, doc in enumerate(docs)]
+        self._prompts = self._contexts(items, config)
         cfg = self.task.config
         kwargs = dict(cfg.dataset_kwargs or {})
         return LoadedData(items=items, source={
@@ -122,10 +129,27 @@ class LMEvalTask(Benchmark):
             "revision": kwargs.get("revision"), "lm_eval_task": config.task,
             "lm_eval_version": _lm_eval_version()})
 
+    def _contexts(self, items: list[Item], config: Any) -> dict[str, list[dict[str, str]]]:
+        """Every item's prompt, built as lm-eval's ``build_all_requests`` builds them: the
+        few-shot sampler reseeded, then one context per document in order (the sampler's
+        random stream runs across documents, so order and seed fix each item's examples)."""
+        task = self.task
+        task.set_fewshot_seed(seed=config.fewshot_seed)
+        shots = config.num_fewshot if config.num_fewshot is not None else (task.config.num_fewshot or 0)
+        prompts = {}
+        for item in items:
+            doc = item.data["doc"]
+            messages = task.fewshot_context(doc, shots, apply_chat_template=True,
+                                            fewshot_as_multiturn=True, chat_template=_capture_messages,
+                                            gen_prefix=task.doc_to_prefix(doc))
+            prompts[item.id] = (messages if isinstance(messages, list)
+                                else [{"role": "user", "content": str(messages)}])
+        return prompts
+
     def prompt(self, item: Item, config: Any) -> list[dict[str, str]]:
-        messages = self.task.fewshot_context(item.data["doc"], config.num_fewshot, apply_chat_template=True,
-                                             fewshot_as_multiturn=True, chat_template=_capture_messages)
-        return messages if isinstance(messages, list) else [{"role": "user", "content": str(messages)}]
+        """lm-eval's prompt for ``item`` as chat messages (a final assistant message holds the
+        task's ``gen_prefix``, which the engine continues)."""
+        return self._prompts[item.id]
 
     def extract(self, text: str, item: Item, config: Any) -> Any:
         """The task's filter pipeline applied to one response."""
@@ -158,6 +182,7 @@ class LMEvalTask(Benchmark):
     def result_extras(self, config: Any) -> dict[str, Any]:
         return {"lm_eval": {"task": config.task, "version": _lm_eval_version(),
                             "filter": self._filter.name if self._filter else None,
+                            "fewshot_seed": config.fewshot_seed,
                             "higher_is_better": self.task.higher_is_better()}}
 
     def reference(self, item: Item) -> Any:

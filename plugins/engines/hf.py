@@ -15,7 +15,7 @@ from pydantic import Field
 
 from jre import hookimpl
 from jre.errors import UserError
-from jre.kinds.engine import Engine, EngineConfig, new_stats, split_generation
+from jre.kinds.engine import Engine, EngineConfig, chat_template_flags, new_stats, split_generation
 from jre.records import ChatRequest, Generation, Sampling
 
 
@@ -28,6 +28,13 @@ class HFConfig(EngineConfig):
     seed: int = 0
     trust_remote_code: bool = False
     chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+def render_prompt(tokenizer: Any, messages: list[dict[str, str]], kwargs: dict[str, Any]) -> str:
+    """The prompt text the engine generates from: the chat template applied to ``messages``
+    (a final assistant message is continued; see :func:`chat_template_flags`)."""
+    return tokenizer.apply_chat_template(messages, tokenize=False, **chat_template_flags(messages),
+                                         **kwargs)
 
 
 def _sampling_key(s: Sampling) -> tuple[Any, ...]:
@@ -81,9 +88,8 @@ class HFClient:
         self.stats: dict[str, Any] = new_stats()
 
     def _prompt(self, request: ChatRequest) -> str:
-        kwargs = {**self.config.chat_template_kwargs, **request.chat_template_kwargs}
-        return self.tokenizer.apply_chat_template(request.messages, tokenize=False,
-                                                  add_generation_prompt=True, **kwargs)
+        return render_prompt(self.tokenizer, request.messages,
+                             {**self.config.chat_template_kwargs, **request.chat_template_kwargs})
 
     def generate(self, requests: Iterable[ChatRequest]) -> Iterator[tuple[ChatRequest, list[Generation]]]:
         """Generate for ``requests`` in batches of ``batch_size`` prompts with equal sampling."""

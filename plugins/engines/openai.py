@@ -3,7 +3,12 @@
 Requests run on an asyncio loop in a background thread with at most ``concurrency`` in
 flight, spread over a pool of base URLs (the least busy first). 429, 5xx, time-outs, dropped
 connections and malformed JSON are retried with exponential backoff and full jitter,
-honouring ``Retry-After``. A truncated output (``finish_reason = "length"``) is data. A wrong
+honouring ``Retry-After``. A response with fewer choices than ``n`` (transformers serve
+ignores ``n``) has each missing choice asked for as a request of its own (``n = 1``, seed
++ index), and once a server has done that, later requests go out that way from the start;
+choices still missing after their retries make the request a failure (kept in ``failed``
+with the endpoint and the server's own message) while the ones that came are handed on.
+A truncated output (``finish_reason = "length"``) is data. A wrong
 model name, a rejected API key or an endpoint that cannot be reached is a
 :class:`~jre.errors.UserError` naming the URL, model or variable. The API key is read from the
 environment variable named by ``api_key_env`` and is never stored.
@@ -25,7 +30,7 @@ from pydantic import Field, field_validator
 
 from jre import hookimpl
 from jre.errors import UserError
-from jre.kinds.engine import Engine, EngineConfig, new_stats, split_generation
+from jre.kinds.engine import Engine, EngineConfig, new_stats
 from jre.reasoning import generation_from_message
 from jre.records import ChatRequest, Generation
 
@@ -101,8 +106,11 @@ class OpenAIClient:
                 raise UserError(f"environment variable {config.api_key_env} (the API key) is not set",
                                 field="engine.api_key_env")
             self._headers["Authorization"] = f"Bearer {key}"
-        self.stats: dict[str, Any] = {**new_stats(), "failed": 0}
+        self.stats: dict[str, Any] = {**new_stats(), "failed": 0, "missing_samples": 0,
+                                      "split_requests": 0}
+        # (request id, why): why names the endpoint and keeps the server's own message.
         self.failed: list[tuple[str, str]] = []
+        self._ignores_n = False
         self._inflight = {u: 0 for u in self.urls}
         self._rng = random.Random()
         self._checked = not config.check_endpoint
@@ -151,6 +159,8 @@ class OpenAIClient:
         timeout = aiohttp.ClientTimeout(total=self.config.timeout)
         self._rpm = _limiter(self.config.rpm)
         self._tpm = _limiter(self.config.tpm)
+        # Bounds HTTP requests in flight, choices asked for separately included.
+        self._slots = asyncio.Semaphore(self.config.concurrency)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout,
                                          headers=self._headers, json_serialize=json.dumps) as session:
             if not self._checked:
@@ -211,13 +221,15 @@ class OpenAIClient:
         low = min(self._inflight[u] for u in urls)
         return self._rng.choice([u for u in urls if self._inflight[u] == low])
 
-    def _body(self, request: ChatRequest) -> dict[str, Any]:
+    def _body(self, request: ChatRequest, *, n: int | None = None,
+              seed_offset: int = 0) -> dict[str, Any]:
         s = request.sampling
         body: dict[str, Any] = {"model": self.config.model, "messages": request.messages,
-                                "n": s.n, "temperature": s.temperature, "top_p": s.top_p,
-                                "max_tokens": s.max_tokens, **self.config.extra_body}
+                                "n": s.n if n is None else n, "temperature": s.temperature,
+                                "top_p": s.top_p, "max_tokens": s.max_tokens, **self.config.extra_body}
         if s.seed is not None:
-            body["seed"] = s.seed
+            # Choices asked for one by one get their own seeds, else they would all be equal.
+            body["seed"] = s.seed + seed_offset
         if s.stop:
             body["stop"] = s.stop
         kwargs = dict(request.chat_template_kwargs)
@@ -225,10 +237,61 @@ class OpenAIClient:
             body["reasoning_effort"] = kwargs["reasoning_effort"]
         if kwargs:
             body["chat_template_kwargs"] = {**body.get("chat_template_kwargs", {}), **kwargs}
+        if request.messages and request.messages[-1].get("role") == "assistant":
+            # A prefilled assistant turn (lm-eval's gen_prefix) is continued, not closed
+            # (vLLM's and SGLang's chat-completions extensions).
+            body.setdefault("add_generation_prompt", False)
+            body.setdefault("continue_final_message", True)
         return body
 
     async def _one(self, session: Any, request: ChatRequest) -> tuple[ChatRequest, list[Generation]] | None:
-        body = json.dumps(self._body(request))
+        """All ``n`` choices of one request. A server that returns fewer choices than asked
+        (transformers serve ignores ``n``) gets each missing choice as a request of its own;
+        choices still missing after their retries are a failure of the request, while the
+        ones that came are still handed on."""
+        n = request.sampling.n
+        if n > 1 and self._ignores_n:
+            gens: list[Generation] = []
+            why = None
+        else:
+            gens, why = await self._attempts(session, request, self._body(request), want=n)
+            if why is not None:
+                self._fail(request, why)
+                return None
+            gens = gens[:n]
+            if len(gens) < n:
+                self._ignores_n = True
+                errors = self.stats["errors"]
+                errors["fewer_choices"] = errors.get("fewer_choices", 0) + 1
+        if len(gens) < n:
+            start = len(gens)
+            bodies = [self._body(request, n=1, seed_offset=k) for k in range(start, n)]
+            self.stats["split_requests"] += len(bodies)
+            results = await asyncio.gather(*(self._attempts(session, request, body, want=1)
+                                             for body in bodies))
+            reasons = []
+            for extra, reason in results:
+                if extra:
+                    gens.append(extra[0])
+                elif reason:
+                    reasons.append(reason)
+            if len(gens) < n:
+                self._fail(request, f"{len(gens)} of {n} choices after asking for each missing one "
+                                    f"separately ({reasons[0] if reasons else 'no choice returned'})",
+                           missing=n - len(gens))
+                if not gens:
+                    return None
+        self.stats["requests"] += 1
+        self.stats["generations"] += len(gens)
+        if self._tpm:
+            self._tpm.charge(sum(g.completion_tokens or 0 for g in gens))
+        return request, gens
+
+    async def _attempts(self, session: Any, request: ChatRequest, body_data: dict[str, Any],
+                        *, want: int) -> tuple[list[Generation], str | None]:
+        """One HTTP request with its retries: ``(generations, None)``, or ``([], why)`` naming
+        the endpoint and the server's reason once it cannot succeed."""
+        body = json.dumps(body_data)
         url: str | None = None
         for attempt in range(self.config.max_retries + 1):
             if self._rpm:
@@ -238,30 +301,28 @@ class OpenAIClient:
             url = self._pick(url)
             self._inflight[url] += 1
             try:
-                gens = await self._post(session, url, body)
+                async with self._slots:
+                    gens = await self._post(session, url, body)
+                if len(gens) < min(want, 1):
+                    raise _Retry("no_choices")
             except _Retry as retry:
                 errors = self.stats["errors"]
                 errors[retry.kind] = errors.get(retry.kind, 0) + 1
                 if attempt >= self.config.max_retries:
-                    self._fail(request, f"gave up after {attempt + 1} attempts (last: {retry.kind})")
-                    return None
+                    return [], f"{url}: gave up after {attempt + 1} attempts (last: {retry.kind})"
                 self.stats["retries"] += 1
                 await asyncio.sleep(self._backoff(attempt, retry.retry_after))
                 continue
             except RequestFailed as exc:
-                self._fail(request, str(exc))
-                return None
+                return [], f"{url}: {exc}"
             finally:
                 self._inflight[url] -= 1
-            self.stats["requests"] += 1
-            self.stats["generations"] += len(gens)
-            if self._tpm:
-                self._tpm.charge(sum(g.completion_tokens or 0 for g in gens))
-            return request, gens
-        return None
+            return gens, None
+        return [], f"{url}: gave up"
 
-    def _fail(self, request: ChatRequest, why: str) -> None:
+    def _fail(self, request: ChatRequest, why: str, missing: int | None = None) -> None:
         self.stats["failed"] += 1
+        self.stats["missing_samples"] += request.sampling.n if missing is None else missing
         self.failed.append((request.id, why))
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
@@ -312,17 +373,19 @@ class OpenAIClient:
 
     def _generation(self, choice: dict[str, Any], prompt_tokens: int | None,
                     completion_tokens: int | None) -> Generation:
-        message = choice.get("message") or {}
-        finish = choice.get("finish_reason")
-        prefilled = bool(self.config.prefilled_think)
-        if message.get("reasoning") is not None or message.get("reasoning_content") is not None:
-            return generation_from_message(message, finish_reason=finish,
-                                           prompt_tokens=prompt_tokens,
-                                           completion_tokens=completion_tokens)
-        return split_generation(message.get("content") or "",
-                                reasoning_format=self.config.reasoning_format,
-                                prefilled=prefilled, finish_reason=finish,
-                                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+        # The server's chat template may have prefilled <think>, which this client cannot
+        # see: a reasoning field in the response settles it, else the recipe's
+        # prefilled_think does (Generation.split_by records which).
+        return generation_from_message(choice.get("message") or {},
+                                       prefilled=bool(self.config.prefilled_think),
+                                       finish_reason=choice.get("finish_reason"),
+                                       # vLLM's stop_reason, SGLang's matched_stop
+                                       stop_reason=(choice.get("stop_reason")
+                                                    if choice.get("stop_reason") is not None
+                                                    else choice.get("matched_stop")),
+                                       reasoning_format=self.config.reasoning_format,
+                                       prompt_tokens=prompt_tokens,
+                                       completion_tokens=completion_tokens)
 
 
 def _limiter(per_minute: float | None):
@@ -335,9 +398,9 @@ def _error_message(raw: bytes) -> str:
     try:
         data = json.loads(raw)
         err = data.get("error", data)
-        return str(err.get("message", err) if isinstance(err, dict) else err)[:200]
+        return str(err.get("message", err) if isinstance(err, dict) else err)[:500]
     except ValueError:
-        return raw[:200].decode("utf-8", "replace")
+        return raw[:500].decode("utf-8", "replace")
 
 
 class OpenAIEngine(Engine):

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from jre import hookimpl
 from jre.errors import UserError
-from jre.kinds.engine import Engine, EngineConfig, new_stats, split_generation
+from jre.kinds.engine import Engine, EngineConfig, chat_template_flags, new_stats, split_generation
 from jre.records import ChatRequest, Generation
 
 INSTALL_HINT = "the vllm engine needs vLLM: pip install 'jre[vllm]' (on a machine with a GPU)"
@@ -36,7 +36,9 @@ class VLLMConfig(EngineConfig):
     chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
     llm_kwargs: dict[str, Any] = Field(default_factory=dict)
     batch_size: int = Field(default=1024, ge=1)  # prompts handed to vLLM at a time
-    skip_special_tokens: bool | None = None  # None: False for harmony, else True
+    # Kept False by default: where <think>/</think> are special tokens, vLLM's default (True)
+    # would erase them and every unclosed trace would read as a plain answer.
+    skip_special_tokens: bool = False
 
 
 def outputs_to_generations(output: Any, *, reasoning_format: str, prefilled: bool) -> list[Generation]:
@@ -81,17 +83,14 @@ class VLLMClient:
 
     def _params(self, request: ChatRequest) -> Any:
         s = request.sampling
-        skip = self.config.skip_special_tokens
-        if skip is None:
-            skip = self.config.reasoning_format != "harmony"
         return self._vllm.SamplingParams(n=s.n, temperature=s.temperature, top_p=s.top_p,
                                          max_tokens=s.max_tokens, seed=s.seed, stop=s.stop,
-                                         skip_special_tokens=skip)
+                                         skip_special_tokens=self.config.skip_special_tokens)
 
     def _prompt(self, request: ChatRequest) -> str:
         kwargs = {**self.config.chat_template_kwargs, **request.chat_template_kwargs}
         return self.tokenizer.apply_chat_template(request.messages, tokenize=False,
-                                                  add_generation_prompt=True, **kwargs)
+                                                  **chat_template_flags(request.messages), **kwargs)
 
     def generate(self, requests: Iterable[ChatRequest]) -> Iterator[tuple[ChatRequest, list[Generation]]]:
         """Generate in chunks of ``batch_size`` prompts (vLLM schedules within a chunk)."""

@@ -143,3 +143,30 @@ def test_constant_outcome_and_perfect_fit_are_not_estimable():
     fits = analysis.run(analysis.parse_config({"factors": ["a", "b"]}), _inputs(frame, exact))
     reasons = dict(zip(fits.tables["candidates"]["factors"], fits.tables["candidates"]["reason"]))
     assert reasons["a"] == "perfect fit (zero residuals)"
+
+
+def test_selection_reports_fit_runner_up_and_standard_errors():
+    rng = np.random.default_rng(3)
+    runs = [str(i) for i in range(15)]
+    frame = pd.DataFrame({"run": runs, "a": rng.normal(size=15), "b": rng.normal(size=15)})
+    y = 0.5 + 2.0 * frame["a"] + rng.normal(scale=0.3, size=15)
+    analysis = get_plugins().get("analysis", "aicc")
+    out = analysis.run(analysis.parse_config({}), _inputs(frame, dict(zip(runs, y))))
+    row = out.tables["selection"].iloc[0]
+    assert row["k"] == 2 and row["runner_up"] in ("a + b", "b") and row["runner_up_aicc"] > row["aicc"]
+    import statsmodels.api as sm
+    fit = sm.OLS(y.to_numpy(), sm.add_constant(frame[["a"]])).fit()
+    coef = out.tables["coefficients"].set_index("factor")
+    assert coef.loc["a", "se"] == pytest.approx(float(fit.bse["a"]))
+    assert coef.loc["intercept", "se"] == pytest.approx(float(fit.bse["const"]))
+    assert "runner-up" in out.summary and "k=2" in out.summary
+
+
+def test_ties_go_to_fewer_factors_and_are_said():
+    from jre.plugins.analyses.aicc import ranked
+
+    fits = [{"factors": ["a", "b"], "estimable": True, "aicc": 1.0},
+            {"factors": ["b"], "estimable": True, "aicc": 1.0 + 1e-12},
+            {"factors": ["a"], "estimable": True, "aicc": 1.0}]
+    # The tie between the one-factor fits keeps their listed (subset) order.
+    assert [f["factors"] for f in ranked(fits)] == [["b"], ["a"], ["a", "b"]]

@@ -54,12 +54,25 @@ def aicc_value(llf: float, k: int, n: int) -> float:
     return -2.0 * llf + 2.0 * k + 2.0 * k * (k + 1) / (n - k - 1)
 
 
+TIE = 1e-9  # AICc values closer than this are a tie
+
+
+def ranked(fits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Estimable candidates best first: lowest AICc; a tie goes to fewer factors, then to
+    the earlier subset (the factors' order in the recipe)."""
+    order = {id(f): i for i, f in enumerate(fits)}
+    return sorted((f for f in fits if f["estimable"]),
+                  key=lambda f: (round(f["aicc"] / TIE) * TIE if math.isfinite(f["aicc"]) else math.inf,
+                                 len(f["factors"]), order[id(f)]))
+
+
 def fit_subsets(y: Any, X: Any, *, count_variance: bool = False,
                 max_factors: int | None = None) -> list[dict[str, Any]]:
     """Fit ``y ~ 1 + subset`` by OLS for every non-empty subset of ``X``'s columns.
 
     Returns one dict per candidate (``factors``, ``k``, ``n``, ``estimable``, ``aicc``,
-    ``aic``, ``llf``, ``r2``, ``params``, ``pvalues``), in subset order.
+    ``aic``, ``llf``, ``r2``, ``params``, ``bse`` (standard errors), ``pvalues``), in subset
+    order.
     """
     import numpy as np
     import statsmodels.api as sm
@@ -75,7 +88,7 @@ def fit_subsets(y: Any, X: Any, *, count_variance: bool = False,
             row: dict[str, Any] = {"factors": list(subset), "k": k, "n": n, "estimable": False,
                                    "reason": "", "aicc": float("nan"), "aic": float("nan"),
                                    "llf": float("nan"), "r2": float("nan"), "params": {},
-                                   "pvalues": {}}
+                                   "bse": {}, "pvalues": {}}
             design = sm.add_constant(X[list(subset)].astype(float), has_constant="add")
             if n - k - 1 <= 0:
                 row["reason"] = f"n-k-1 = {n - k - 1} <= 0"
@@ -93,6 +106,7 @@ def fit_subsets(y: Any, X: Any, *, count_variance: bool = False,
                 row.update(estimable=True, llf=float(fit.llf), r2=float(fit.rsquared),
                            aic=-2.0 * fit.llf + 2.0 * k, aicc=aicc_value(float(fit.llf), k, n),
                            params={str(c): float(v) for c, v in fit.params.items()},
+                           bse={str(c): float(v) for c, v in fit.bse.items()},
                            pvalues={str(c): float(v) for c, v in fit.pvalues.items()})
             out.append(row)
     return out
@@ -132,7 +146,9 @@ class Aicc(Analysis):
             data = data.dropna()
             fits = fit_subsets(data["__y"], data[chosen], count_variance=config.count_variance,
                                max_factors=config.max_factors)
-            best = min((f for f in fits if f["estimable"]), key=lambda f: f["aicc"], default=None)
+            ranking = ranked(fits)
+            best = ranking[0] if ranking else None
+            runner_up = ranking[1] if len(ranking) > 1 else None
             for fit in fits:
                 candidates.append({
                     "benchmark": bench, "factors": " + ".join(fit["factors"]), "k": fit["k"],
@@ -142,8 +158,12 @@ class Aicc(Analysis):
             entry: dict[str, Any] = {"benchmark": bench, "n": len(data),
                                      "mean": float(data["__y"].mean()) if len(data) else None,
                                      "factors": best["factors"] if best else None,
+                                     "k": best["k"] if best else None,
                                      "aicc": best["aicc"] if best else None,
-                                     "r2": best["r2"] if best else None}
+                                     "r2": best["r2"] if best else None,
+                                     "runner_up": " + ".join(runner_up["factors"]) if runner_up else None,
+                                     "runner_up_aicc": runner_up["aicc"] if runner_up else None,
+                                     "tie": bool(runner_up and abs(runner_up["aicc"] - best["aicc"]) < TIE)}
             for name in chosen:
                 entry[name] = ""
             if best:
@@ -151,11 +171,11 @@ class Aicc(Analysis):
                     coef, p = best["params"][name], best["pvalues"][name]
                     entry[name] = ("+" if coef >= 0 else "-") + stars(p, config.levels)
                     coefficients.append({"benchmark": bench, "factor": name, "coef": coef,
-                                         "sign": "+" if coef >= 0 else "-", "p": p,
-                                         "marks": stars(p, config.levels)})
+                                         "se": best["bse"][name], "sign": "+" if coef >= 0 else "-",
+                                         "p": p, "marks": stars(p, config.levels)})
                 coefficients.append({"benchmark": bench, "factor": "intercept",
-                                     "coef": best["params"]["const"], "sign": "",
-                                     "p": best["pvalues"]["const"], "marks": ""})
+                                     "coef": best["params"]["const"], "se": best["bse"]["const"],
+                                     "sign": "", "p": best["pvalues"]["const"], "marks": ""})
             selected.append(entry)
         selection = pd.DataFrame(selected)
         k_rule = ("k = coefficients incl. intercept + 1 (error variance)" if config.count_variance
@@ -166,7 +186,7 @@ class Aicc(Analysis):
         return AnalysisOutput(
             summary=summary,
             tables={"selection": table4, "coefficients": pd.DataFrame(
-                coefficients, columns=["benchmark", "factor", "coef", "sign", "p", "marks"]),
+                coefficients, columns=["benchmark", "factor", "coef", "se", "sign", "p", "marks"]),
                     "candidates": pd.DataFrame(candidates)},
             figures=figures,
             data={"k_rule": k_rule, "count_variance": config.count_variance,
@@ -176,13 +196,14 @@ class Aicc(Analysis):
 
     @staticmethod
     def _table4(selection: Any, chosen: list[str]) -> Any:
-        """Table-4 layout: one row per benchmark with mean, R², and a mark per factor."""
+        """Table-4 layout: one row per benchmark with mean, a mark per factor, and the fit:
+        n, k, R², AICc, and the runner-up candidate with its AICc."""
         import pandas as pd
 
+        columns = ["benchmark", "n", "mean", *chosen, "k", "r2", "aicc", "runner_up", "runner_up_aicc"]
         if selection.empty:
-            return pd.DataFrame(columns=["benchmark", "n", "mean", "r2", *chosen])
-        table = selection[["benchmark", "n", "mean", "r2", *chosen]].copy()
-        return table
+            return pd.DataFrame(columns=columns)
+        return selection[columns].copy()
 
     @staticmethod
     def _summary(selection: Any, chosen: list[str], config: AiccConfig, excluded: set[str],
@@ -197,7 +218,13 @@ class Aicc(Analysis):
                 lines.append(f"- {row['benchmark']}: no estimable candidate (n={row['n']})")
             else:
                 marks = ", ".join(f"{f} {row[f]}" for f in row["factors"])
-                lines.append(f"- {row['benchmark']}: {marks} (R²={row['r2']:.2f}, n={row['n']})")
+                versus = ""
+                if row["runner_up"]:
+                    gap = row["runner_up_aicc"] - row["aicc"]
+                    versus = (f"; tied with {row['runner_up']} (kept: fewer factors, then recipe order)"
+                              if row["tie"] else f"; runner-up {row['runner_up']} ΔAICc={gap:.2f}")
+                lines.append(f"- {row['benchmark']}: {marks} (R²={row['r2']:.2f}, n={row['n']}, "
+                             f"k={row['k']}{versus})")
         return "\n".join(lines)
 
     @staticmethod

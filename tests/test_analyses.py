@@ -221,3 +221,25 @@ def test_run_folder_follows_the_recipe_not_the_working_directory(tmp_path):
     assert f"analyze failure_rate: {expected / 'analyze' / 'failure_rate'}\n" in first.stderr
     dry = run_jre("run", str(recipe), "--dry-run", cwd=tmp_path.parent)
     assert f"run directory {expected}" in dry.stdout
+
+
+def test_compare_p_values_and_holm_correction(inputs):
+    from scipy.stats import norm
+    from statsmodels.stats.multitest import multipletests
+
+    from jre.plugins.analyses.compare import bootstrap_p
+
+    results = inputs.results.assign(details=None)
+    plugin, config = _analysis("compare", {"baseline": "concise"})
+    rows = plugin.run(config, AnalysisInputs(results=results, factors=inputs.factors)).tables["deltas"]
+    half = rows["ci95_hi"] - rows["delta"]
+    expected_p = 2 * norm.sf(rows["delta"].abs() / (half / 1.959963984540054))
+    assert rows["p"].to_numpy() == pytest.approx(expected_p)
+    reject, adjusted, _, _ = multipletests(rows["p"], alpha=0.05, method="holm")
+    assert rows["p_holm"].to_numpy() == pytest.approx(adjusted)
+    assert list(rows["significant_holm"]) == list(reject)
+    assert (rows["p_holm"] >= rows["p"] - 1e-12).all()
+
+    assert bootstrap_p([1.0, 2.0, 3.0, 4.0]) == 0.5  # never below 2/B
+    assert bootstrap_p([-1.0, 1.0, 2.0, 3.0]) == 0.5
+    assert bootstrap_p([-1.0, -2.0, 1.0, 2.0]) == 1.0

@@ -89,17 +89,28 @@ def corpus_bleu_from_stats(stats: Any) -> float:
                                    ref_len=stats[1], smooth_method="exp").score)
 
 
-def paired_bootstrap(a: dict[str, Any], b: dict[str, Any], n: int, seed: int) -> tuple[float, float, float, int]:
+def bootstrap_p(deltas: Any) -> float:
+    """Two-sided bootstrap p-value of a zero delta: twice the smaller tail share at zero."""
+    import numpy as np
+
+    deltas = np.asarray(deltas, dtype=float)
+    tail = min(float((deltas <= 0).mean()), float((deltas >= 0).mean()))
+    return min(1.0, 2.0 * max(tail, 1.0 / len(deltas)))  # never below the resolution 1/B
+
+
+def paired_bootstrap(a: dict[str, Any], b: dict[str, Any], n: int,
+                     seed: int) -> tuple[float, float, float, int, float]:
     """Delta A − B over shared items and its 95 % percentile interval, resampling items.
 
     Item values are numbers (the metric is their mean) or BLEU statistics (the metric is
-    corpus BLEU of the summed statistics, recomputed for every resample).
+    corpus BLEU of the summed statistics, recomputed for every resample). Returns
+    ``(delta, lo, hi, n_items, p)`` with the two-sided bootstrap p-value of no difference.
     """
     import numpy as np
 
     items = sorted(set(a) & set(b))
     if not items:
-        return math.nan, math.nan, math.nan, 0
+        return math.nan, math.nan, math.nan, 0, math.nan
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(items), size=(n, len(items)))
     if isinstance(a[items[0]], list):
@@ -112,10 +123,12 @@ def paired_bootstrap(a: dict[str, Any], b: dict[str, Any], n: int, seed: int) ->
         diff = np.array([a[i] - b[i] for i in items])
         delta = float(diff.mean())
         deltas = diff[draws].mean(axis=1)
-    return float(delta), float(np.quantile(deltas, 0.025)), float(np.quantile(deltas, 0.975)), len(items)
+    return (float(delta), float(np.quantile(deltas, 0.025)), float(np.quantile(deltas, 0.975)), len(items),
+            bootstrap_p(deltas))
 
 
-def _paired(da: Path, db: Path, ra: Any, rb: Any, config: CompareConfig) -> tuple[float, float, float, int] | None:
+def _paired(da: Path, db: Path, ra: Any, rb: Any,
+            config: CompareConfig) -> tuple[float, float, float, int, float] | None:
     """The paired bootstrap, or None when the sample scores cannot be paired (a metric
     that is neither a mean of numbers nor BLEU, or runs scored differently)."""
     def text(value: Any) -> str | None:
@@ -130,6 +143,28 @@ def _paired(da: Path, db: Path, ra: Any, rb: Any, config: CompareConfig) -> tupl
     if not shared or len({isinstance(v, list) for v in [*map(a.get, shared), *map(b.get, shared)]}) != 1:
         return None
     return paired_bootstrap(a, b, config.bootstrap, config.seed)
+
+
+def _normal_p(delta: float, half_width: float) -> float:
+    """Two-sided normal p-value of a zero delta whose 95 % half-width is ``half_width``."""
+    from scipy.stats import norm
+
+    if not math.isfinite(half_width) or half_width <= 0:
+        return math.nan
+    return float(2 * norm.sf(abs(delta) / (half_width / 1.959963984540054)))
+
+
+def _holm(table: Any) -> None:
+    """Holm-adjusted p-values over every comparison in ``table`` (statsmodels' multipletests)."""
+    from statsmodels.stats.multitest import multipletests
+
+    known = table["p"].notna()
+    table["p_holm"] = float("nan")
+    table["significant_holm"] = False
+    if known.any():
+        reject, adjusted, _, _ = multipletests(table.loc[known, "p"].astype(float), alpha=0.05, method="holm")
+        table.loc[known, "p_holm"] = adjusted
+        table.loc[known, "significant_holm"] = reject
 
 
 class Compare(Analysis):
@@ -173,8 +208,8 @@ class Compare(Analysis):
                 if isinstance(da, str) and isinstance(db, str) and Path(da).exists() and Path(db).exists():
                     paired = _paired(Path(da), Path(db), ra, rb, config)
                 if paired is not None:
-                    delta, lo, hi, n = paired
-                    row.update(delta=delta, ci95_lo=lo, ci95_hi=hi, n_items=n,
+                    delta, lo, hi, n, p = paired
+                    row.update(delta=delta, ci95_lo=lo, ci95_hi=hi, n_items=n, p=p,
                                ci_method="paired bootstrap")
                 else:
                     delta = float(ra["score"]) - float(rb["score"])
@@ -183,7 +218,8 @@ class Compare(Analysis):
                             for r in (ra, rb)]
                     width = math.sqrt(half[0] ** 2 + half[1] ** 2)
                     row.update(delta=delta, ci95_lo=delta - width, ci95_hi=delta + width,
-                               n_items=None, ci_method="run intervals in quadrature")
+                               n_items=None, p=_normal_p(delta, width),
+                               ci_method="run intervals in quadrature")
                 fa, fb = pd.to_numeric(pd.Series([ra["failure_rate"], rb["failure_rate"]]),
                                        errors="coerce")
                 row["failure_delta"] = fa - fb  # per sample
@@ -195,13 +231,16 @@ class Compare(Analysis):
         table = pd.DataFrame(rows, columns=["pair", "a", "b", "benchmark", "score_a", "score_b",
                                             "delta", "ci95_lo", "ci95_hi", "n_items", "ci_method",
                                             "failure_delta", "failure_per_question_delta",
-                                            "significant"])
+                                            "significant", "p", "p_holm", "significant_holm"])
+        _holm(table)
         lines = [f"Deltas A − B for {table['pair'].nunique()} pair(s); * marks a 95 % interval "
-                 f"that excludes zero."]
+                 f"that excludes zero, † a difference that stays significant at 5 % after Holm's "
+                 f"correction for the {int(table['p'].notna().sum())} comparisons."]
         for row in table.to_dict("records"):
-            mark = " *" if row["significant"] else ""
+            mark = (" *" if row["significant"] else "") + (" †" if row["significant_holm"] else "")
             lines.append(f"- {row['pair']} on {row['benchmark']}: {row['delta']:+.3f} "
-                         f"[{row['ci95_lo']:+.3f}, {row['ci95_hi']:+.3f}]{mark}")
+                         f"[{row['ci95_lo']:+.3f}, {row['ci95_hi']:+.3f}], p={row['p']:.3f}, "
+                         f"Holm p={row['p_holm']:.3f}{mark}")
         figures = {"deltas": self._figure(table)} if len(table) else {}
         return AnalysisOutput(summary="\n".join(lines), tables={"deltas": table}, figures=figures,
                               data={"pairs": list(dict.fromkeys(table["pair"]))})

@@ -16,9 +16,8 @@ def quiet_library_bars() -> None:
 
 
 def stage_console() -> Console:
-    """A stderr console; off a terminal it never wraps, so paths and numbers stay whole."""
+    """A stderr console; off a terminal it never wraps lines, so paths and numbers stay whole
+    (rules and tables keep rich's default width there)."""
     quiet_library_bars()
     console = Console(stderr=True)
-    if not console.is_terminal:
-        console = Console(stderr=True, soft_wrap=True, width=10_000)
-    return console
+    return console if console.is_terminal else Console(stderr=True, soft_wrap=True)

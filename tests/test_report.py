@@ -13,7 +13,7 @@ import pytest
 from conftest import run_jre
 
 RUNS = Path(__file__).parent / "fixtures" / "analysis" / "experiments"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+FLAGS = ["--headless", "--no-sandbox", "--window-size=1280,900", "--hide-scrollbars", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 # Injected into a copy of the report: records script errors and, after load, what rendered.
@@ -25,7 +25,10 @@ window.addEventListener('load', () => {
   const out = {tables: document.querySelectorAll('table').length,
     headings: [...document.querySelectorAll('h2')].map(h => h.textContent),
     images: imgs.length, decoded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
-    errors: window.__errors};
+    errors: window.__errors, viewport: window.innerWidth,
+    pageWidth: document.documentElement.scrollWidth,
+    wideTables: [...document.querySelectorAll('table')].filter(t => t.getBoundingClientRect().right > window.innerWidth).length,
+    figureWidths: imgs.map(i => i.getBoundingClientRect().width)};
   const pre = document.createElement('pre'); pre.id = 'probe';
   pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
 });
@@ -57,6 +60,12 @@ def test_markdown_has_every_table_and_figure(report):
     for image in images:
         assert (report / image).read_bytes().startswith(b"\x89PNG")
     assert "| verbose | 1 | 1 | 0.5" in text or "| verbose | 1 | 1 | 0.500" in text
+    # A scientist's report: methods with the decoding, intervals and metrics in Table 2,
+    # multiple-comparison correction, and no path of this machine.
+    assert "## Methods" in text and "temperature" in text and "max tokens" in text
+    assert re.search(r"\| arith_en \(accuracy\) \|", text) and re.search(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", text)
+    assert "Holm p" in text and "runner-up" in text
+    assert str(RUNS.resolve()) not in text and "/tmp/" not in text
 
 
 def test_html_is_self_contained(report):
@@ -85,10 +94,13 @@ def test_html_renders_in_headless_chromium(report, tmp_path):
     assert seen["errors"] == []
     assert seen["images"] == 3 and seen["decoded"] == 3
     assert seen["tables"] >= 5  # Tables 1-4 and the compare deltas at least
-    for heading in ("Table 1 · Experiment factors", "Table 2 · Scores",
+    for heading in ("Methods", "Table 1 · Experiment factors", "Table 2 · Scores",
                     "Table 3 · Reasoning failure rates (per sample)", "Table 4 · AICc selection of experiment factors",
-                    "Figures"):
-        assert heading in seen["headings"]
+                    "Table 4b · Coefficients", "compare · summary", "Figures"):
+        assert any(h.startswith(heading) for h in seen["headings"]), (heading, seen["headings"])
+    # At 1280 px nothing scrolls sideways, and every figure is drawn at a readable size.
+    assert seen["viewport"] == 1280 and seen["pageWidth"] <= 1280 and seen["wideTables"] == 0, seen
+    assert all(width >= 300 for width in seen["figureWidths"]), seen["figureWidths"]
 
 
 def test_report_without_analyses_is_a_user_error(tmp_path):

@@ -8,8 +8,8 @@ each analysis plugin's :meth:`Analysis.run`, and writes the :class:`AnalysisOutp
 rerun the analysis from that folder alone (``rerun.toml`` there is a ready recipe).
 
 Results table columns (:data:`RESULT_COLUMNS`): ``run, benchmark, metric, score, ci95_lo,
-ci95_hi, failure_rate, mean_output_tokens, n_items, n_samples, answer_policy, score_trace,
-score_empty, score_whole, details``. Factor table: ``run`` plus one column per factor.
+ci95_hi, failure_rate, failure_rate_per_question, mean_output_tokens, n_items, n_samples,
+answer_policy, score_trace, score_empty, score_whole, temperature, top_p, max_tokens, details``. Factor table: ``run`` plus one column per factor.
 """
 
 from __future__ import annotations
@@ -29,14 +29,15 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 #: Columns of the long results table, one row per (run, benchmark).
 RESULT_COLUMNS = ("run", "benchmark", "metric", "score", "ci95_lo", "ci95_hi", "failure_rate",
-                  "failure_rate_per_question", "mean_output_tokens", "n_items", "n_samples", "answer_policy", "score_trace",
-                  "score_empty", "score_whole", "details")
+                  "failure_rate_per_question", "mean_output_tokens", "n_items", "n_samples", "answer_policy",
+                  "score_trace", "score_empty", "score_whole", "temperature", "top_p", "max_tokens", "details")
 
 
 def result_row(run: str, results: Mapping[str, Any], details: str | None = None) -> dict[str, Any]:
     """One results-table row from an eval ``results.json`` object of run ``run``."""
     ci = results.get("ci95") or [None, None]
     by_policy = results.get("scores_by_policy") or {}
+    sampling = results.get("sampling") or {}
     return {
         "run": str(run), "benchmark": results.get("benchmark"), "metric": results.get("metric"),
         "score": results.get("score"), "ci95_lo": ci[0], "ci95_hi": ci[1],
@@ -46,7 +47,8 @@ def result_row(run: str, results: Mapping[str, Any], details: str | None = None)
         "n_items": results.get("n_items"), "n_samples": results.get("n_samples"),
         "answer_policy": results.get("answer_policy"),
         "score_trace": by_policy.get("trace"), "score_empty": by_policy.get("empty"),
-        "score_whole": by_policy.get("whole"), "details": details,
+        "score_whole": by_policy.get("whole"), "temperature": sampling.get("temperature"),
+        "top_p": sampling.get("top_p"), "max_tokens": sampling.get("max_tokens"), "details": details,
     }
 
 

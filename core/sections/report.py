@@ -8,3 +8,4 @@ from jre.kinds.base import StrictModel
 class ReportSection(StrictModel):
     title: str | None = None  # default: the recipe's name
     precision: int = 3  # decimals shown in tables
+    caveat: str | None = None  # shown under the title, e.g. "a demonstration, not a result"

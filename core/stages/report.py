@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,18 +25,24 @@ from jre.stages import Stage, StageContext
 
 #: (heading, analysis, table) of the four main tables, in order; Table 1 is the factor input.
 MAIN_TABLES = (
-    ("Table 2 · Scores", "scores", "scores"),
+    ("Table 2 · Scores (metric per benchmark; 95 % bootstrap interval in brackets)", "scores",
+     "scores_with_ci"),
     ("Table 3 · Reasoning failure rates (per sample)", "failure_rate", "failure_rate"),
     ("Table 3b · Reasoning failure rates (per question)", "failure_rate", "failure_rate_per_question"),
     ("Table 4 · AICc selection of experiment factors", "aicc", "selection"),
+    ("Table 4b · Coefficients of the selected models (standard errors, p-values)", "aicc",
+     "coefficients"),
 )
+# Older scores results have no interval table; Table 2 then shows the plain scores.
+FALLBACK_TABLES = {"scores_with_ci": "scores"}
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:72rem;
 color:#1d2330;line-height:1.45;padding:0 1rem}
 h1{border-bottom:2px solid #3056d3;padding-bottom:.3rem}h2{margin-top:2.2rem;color:#22346b}
-table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.86rem;display:block;overflow-x:auto}
-th,td{border:1px solid #c9cfdb;padding:.25rem .5rem;text-align:right;white-space:nowrap}
+table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.82rem;max-width:100%}
+th,td{border:1px solid #c9cfdb;padding:.25rem .45rem;text-align:right}th{white-space:normal}
+td{white-space:nowrap}td.text{text-align:left;white-space:normal}.caveat{border-left:4px solid #c98a00;background:#fff8e6;padding:.5rem .8rem}
 th{background:#eef1f8}td:first-child,th:first-child{text-align:left}
 tr:nth-child(even) td{background:#fafbfd}figure{margin:1rem 0}img{max-width:100%;border:1px solid #dde}
 figcaption{font-size:.85rem;color:#556}pre,.summary{background:#f6f7fa;padding:.6rem .8rem;
@@ -52,6 +59,14 @@ class AnalysisResult:
     summary: str
     tables: dict[str, Any] = field(default_factory=dict)
     figures: dict[str, Path] = field(default_factory=dict)
+    shown: list[str] | None = None  # the tables the analysis asks the report to show
+
+    def report_tables(self) -> dict[str, Any]:
+        """The tables the report shows: those the analysis named (``report_tables`` in its
+        output data), else all of them."""
+        if self.shown is None:
+            return self.tables
+        return {name: self.tables[name] for name in self.shown if name in self.tables}
 
 
 def read_analyses(run_root: Path) -> dict[str, AnalysisResult]:
@@ -73,8 +88,62 @@ def read_analyses(run_root: Path) -> dict[str, AnalysisResult]:
         # Keyed by folder: the analysis's id, which is its plugin name unless the recipe set one.
         found[folder.name] = AnalysisResult(
             name=folder.name, folder=folder, summary=data.get("summary", ""),
-            tables=tables, figures=figures)
+            tables=tables, figures=figures, shown=(data.get("data") or {}).get("report_tables"))
     return found
+
+
+def local_paths(text: str, run_root: Path) -> str:
+    """``text`` with paths inside the run folder made relative to it and other absolute
+    paths cut to their last part, so a report shows nothing of the machine it ran on."""
+    root = str(run_root.resolve())
+    text = text.replace(root + "/", "").replace(root, ".")
+    return re.sub(r"(?<![\w.:])/(?:[^\s/()\[\],;:'\"]+/)+([^\s/()\[\],;:'\"]+)", r"…/\1", text)
+
+
+def methods(analyses: dict[str, AnalysisResult], run_root: Path) -> str:
+    """How the numbers were made: base model, and per benchmark the metric, items, samples,
+    decoding and answer policy (from the results table the analyses saw)."""
+    import pandas as pd
+
+    lines = []
+    for result in analyses.values():
+        meta_path = result.folder / "inputs" / "inputs.json"
+        results_path = result.folder / "inputs" / "results.csv"
+        if not results_path.exists():
+            continue
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+        if meta.get("base_model"):
+            lines.append(f"Base model (before training): {Path(str(meta['base_model'])).name}.")
+        try:
+            results = pd.read_csv(results_path)
+        except pd.errors.EmptyDataError:
+            return "\n".join(lines)
+        lines.append(f"{results['run'].nunique()} run(s); per benchmark (as evaluated):")
+        for bench, rows in results.groupby("benchmark", sort=False):
+            row = rows.iloc[0]
+
+            def show(column: str, fmt: str = "{}") -> str:
+                value = row.get(column)
+                return "?" if value is None or (isinstance(value, float) and value != value) else fmt.format(value)
+
+            lines.append(f"- {bench}: metric {show('metric')}, {show('n_items', '{:.0f}')} questions, "
+                         f"{show('n_samples', '{:.0f}')} samples in all, temperature {show('temperature')}, "
+                         f"top-p {show('top_p')}, max tokens {show('max_tokens', '{:.0f}')}, answers of "
+                         f"unclosed traces taken from: {show('answer_policy')}")
+        return "\n".join(lines)
+    return "\n".join(lines) or "the analyses kept no results table"
+
+
+def group_components(factors: Any) -> Any:
+    """Table 1 with a mixed run's component rows kept together and numbered."""
+    if factors is None or "run" not in factors.columns or not factors["run"].duplicated().any():
+        return factors
+    order = list(dict.fromkeys(factors["run"]))
+    grouped = factors.assign(__order=factors["run"].map(order.index)).sort_values("__order", kind="stable")
+    counts = grouped.groupby("run")["run"].transform("size")
+    index = grouped.groupby("run").cumcount() + 1
+    grouped["run"] = [f"{r} ({i}/{n})" if n > 1 else r for r, i, n in zip(grouped["run"], index, counts)]
+    return grouped.drop(columns="__order").reset_index(drop=True)
 
 
 def factor_table(analyses: dict[str, AnalysisResult]) -> Any:
@@ -119,13 +188,22 @@ def _html_table(table: Any, precision: int) -> str:
         return html.escape(str(value))
 
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
+    def td(value: Any) -> str:  # prose reads from the left, numbers line up on the right
+        prose = isinstance(value, str) and len(value) > 24 and " " in value
+        return f'<td class="text">{cell(value)}</td>' if prose else f"<td>{cell(value)}</td>"
+
+    rows = "".join("<tr>" + "".join(td(v) for v in row) + "</tr>"
                    for row in table.itertuples(index=False))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
-def build_report(run_root: Path, title: str, precision: int = 3) -> tuple[Path, Path]:
-    """Write ``report.md`` and ``report.html`` under ``<run_root>/report/``; return both paths."""
+def build_report(run_root: Path, title: str, precision: int = 3, *, caveat: str | None = None,
+                 experiments: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.html`` under ``<run_root>/report/``; return both paths.
+
+    ``caveat`` stands under the title; ``experiments`` (run → description) opens the report.
+    Paths of this machine never appear: they are shown relative to the run folder.
+    """
     analyses = read_analyses(run_root)
     if not analyses:
         raise UserError("no analyses to report on; run the analyze stage first",
@@ -136,8 +214,14 @@ def build_report(run_root: Path, title: str, precision: int = 3) -> tuple[Path, 
     figures_dir.mkdir(parents=True)
     md: list[str] = [f"# {title}", ""]
     body: list[str] = [f"<h1>{html.escape(title)}</h1>"]
+    if caveat:
+        md.extend([f"> {caveat}", ""])
+        body.append(f'<p class="caveat">{html.escape(caveat)}</p>')
 
     def section(heading: str, table: Any, summary: str = "", note: str = "") -> None:
+        summary = local_paths(summary, run_root)
+        table = None if table is None else table.map(
+            lambda v: local_paths(v, run_root) if isinstance(v, str) else v)
         md.extend([f"## {heading}", ""])
         body.append(f"<h2>{html.escape(heading)}</h2>")
         if summary:
@@ -150,12 +234,23 @@ def build_report(run_root: Path, title: str, precision: int = 3) -> tuple[Path, 
             md.extend([f"_{note}_", ""])
             body.append(f'<p class="note">{html.escape(note)}</p>')
 
-    section("Table 1 · Experiment factors", with_measured(factor_table(analyses), analyses),
+    if experiments:
+        import pandas as pd
+
+        section("Experiments", pd.DataFrame({"run": list(experiments), "description": list(experiments.values())}))
+    section("Methods", None, methods(analyses, run_root))
+    factors = with_measured(factor_table(analyses), analyses)
+    mixed = factors is not None and "run" in factors.columns and factors["run"].duplicated(keep=False).any()
+    section("Table 1 · Experiment factors", group_components(factors),
+            "A run listed more than once mixes several datasets: one row per component; the "
+            "analyses use the mean of its components' factors." if mixed else "",
             note="no factor table was given to the analyses")
     summarised: set[str] = set()
     for heading, name, table_name in MAIN_TABLES:
         result = analyses.get(name)
         table = result.tables.get(table_name) if result else None
+        if result is not None and table is None and table_name in FALLBACK_TABLES:
+            table = result.tables.get(FALLBACK_TABLES[table_name])
         if result is not None and table is None and name in summarised:
             continue  # an optional table (per-question rates from older results)
         summary = result.summary if result and name not in summarised else ""
@@ -178,9 +273,9 @@ def build_report(run_root: Path, title: str, precision: int = 3) -> tuple[Path, 
     for result in analyses.values():
         if result.name in shown:
             continue
-        for table_name, table in result.tables.items():
+        for table_name, table in result.report_tables().items():
             section(f"{result.name} · {table_name}", table,
-                    result.summary if table_name == next(iter(result.tables)) else "")
+                    result.summary if table_name == next(iter(result.report_tables())) else "")
         if not result.tables:
             section(result.name, None, result.summary)
     aicc = analyses.get("aicc")
@@ -198,8 +293,16 @@ def build_report(run_root: Path, title: str, precision: int = 3) -> tuple[Path, 
 def run(ctx: StageContext) -> None:
     section = ctx.recipe.report
     assert section is not None
-    md_path, html_path = build_report(ctx.store.root, section.title or ctx.recipe.name,
-                                      section.precision)
+    recipe = ctx.recipe
+    experiments = ({name: spec.description for name, spec in recipe.study.experiments.items()}
+                   if recipe.study is not None else None)
+    if experiments is not None:
+        from jre.study import selected_experiments
+
+        _, names = selected_experiments(recipe.study, str(recipe.path))
+        experiments = {name: experiments[name] for name in names}
+    md_path, html_path = build_report(ctx.store.root, section.title or recipe.name, section.precision,
+                                      caveat=section.caveat, experiments=experiments)
     ctx.console.print(f"report: {html_path} (Markdown: {md_path})")
 
 

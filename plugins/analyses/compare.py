@@ -242,30 +242,65 @@ class Compare(Analysis):
                          f"[{row['ci95_lo']:+.3f}, {row['ci95_hi']:+.3f}], p={row['p']:.3f}, "
                          f"Holm p={row['p_holm']:.3f}{mark}")
         figures = {"deltas": self._figure(table)} if len(table) else {}
-        return AnalysisOutput(summary="\n".join(lines), tables={"deltas": table}, figures=figures,
-                              data={"pairs": list(dict.fromkeys(table["pair"]))})
+        return AnalysisOutput(summary="\n".join(lines), tables={"deltas": table, "summary": self._compact(table)},
+                              figures=figures,
+                              data={"pairs": list(dict.fromkeys(table["pair"])), "report_tables": ["summary"]})
+
+    @staticmethod
+    def _compact(table: Any) -> Any:
+        """The report's view of the deltas: one narrow row per pair and benchmark."""
+        import pandas as pd
+
+        def fmt(value: Any, pattern: str) -> str:
+            return "" if value is None or value != value else pattern.format(value)
+
+        return pd.DataFrame({
+            "pair": table["pair"], "benchmark": table["benchmark"],
+            "Δ score [95 % CI]": [f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" for d, lo, hi in
+                                  zip(table["delta"], table["ci95_lo"], table["ci95_hi"])],
+            "p": [fmt(p, "{:.3f}") for p in table["p"]],
+            "Holm p": [fmt(p, "{:.3f}") for p in table["p_holm"]],
+            "sig.": ["†" if h else ("*" if s else "") for s, h in zip(table["significant"], table["significant_holm"])],
+            "Δ failure": [fmt(f, "{:+.3f}") for f in table["failure_delta"]],
+        }, columns=["pair", "benchmark", "Δ score [95 % CI]", "p", "Holm p", "sig.", "Δ failure"])
 
     @staticmethod
     def _figure(table: Any) -> bytes:
-        """Grouped bars: delta per benchmark for each pair, with 95 % intervals."""
+        """Two panels of grouped bars per benchmark and pair: score delta with its 95 %
+        interval (* interval excludes zero, † also after Holm), and failure-rate delta. A zero
+        delta shows as a dot on the axis, so no pair silently vanishes."""
         import numpy as np
 
         plt = pyplot()
         pairs = list(dict.fromkeys(table["pair"]))
         benches = list(dict.fromkeys(table["benchmark"]))
         width = 0.8 / len(pairs)
-        fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(benches) * max(1, len(pairs)) ** 0.5 + 2), 3.2))
+        fig, (top, bottom) = plt.subplots(2, 1, sharex=True,
+                                          figsize=(max(5.0, 1.2 * len(benches) * max(1, len(pairs)) ** 0.5 + 2), 5.6))
         for i, pair in enumerate(pairs):
             part = table[table["pair"] == pair].set_index("benchmark").reindex(benches)
             x = np.arange(len(benches)) + (i - (len(pairs) - 1) / 2) * width
+            delta = part["delta"].astype(float).fillna(0)
             err = [(part["delta"] - part["ci95_lo"]).clip(lower=0).fillna(0),
                    (part["ci95_hi"] - part["delta"]).clip(lower=0).fillna(0)]
-            ax.bar(x, part["delta"].fillna(0), width, yerr=err, capsize=2, label=pair)
-        ax.axhline(0, color="black", lw=0.8)
-        ax.set_xticks(range(len(benches)), benches, rotation=30, ha="right")
-        ax.set_ylabel("score delta (A − B)")
-        ax.set_title("Factor deltas between runs")
-        ax.legend(fontsize=7, ncols=2)
+            bars = top.bar(x, delta, width, yerr=err, capsize=2, label=pair)
+            color = bars.patches[0].get_facecolor() if bars.patches else None
+            top.scatter(x[delta.to_numpy() == 0], np.zeros(int((delta == 0).sum())), color=color, s=12, zorder=3)
+            for xi, hi, sig, holm in zip(x, part["ci95_hi"].astype(float).fillna(0),
+                                          part["significant"].fillna(False), part["significant_holm"].fillna(False)):
+                if sig:
+                    top.annotate("†" if holm else "*", (xi, hi), ha="center", va="bottom", fontsize=9)
+            fail = part["failure_delta"].astype(float).fillna(0)
+            bottom.bar(x, fail, width, color=color)
+            bottom.scatter(x[fail.to_numpy() == 0], np.zeros(int((fail == 0).sum())), color=color, s=12, zorder=3)
+        for ax in (top, bottom):
+            ax.axhline(0, color="black", lw=0.8)
+        top.set_ylabel("score Δ (A − B)")
+        bottom.set_ylabel("failure-rate Δ (A − B)")
+        bottom.set_xticks(range(len(benches)), benches, rotation=30, ha="right")
+        top.set_title("Deltas between runs (* 95 % CI excludes 0; † also after Holm)")
+        top.legend(fontsize=7, ncols=2)
+        fig.tight_layout()
         return figure_png(fig)
 
 

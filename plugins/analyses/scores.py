@@ -32,6 +32,24 @@ def pivot(inputs: AnalysisInputs, column: str, config: PivotConfig) -> Any:
     return table.reset_index()
 
 
+def with_intervals(inputs: AnalysisInputs, config: PivotConfig, precision: int = 3) -> Any:
+    """The reported scores as text cells ``score [lo, hi]`` (95 % bootstrap interval), each
+    benchmark column headed ``benchmark (metric)``."""
+    score, lo, hi = (pivot(inputs, c, config) for c in ("score", "ci95_lo", "ci95_hi"))
+    metrics = inputs.results.dropna(subset=["benchmark"]).groupby("benchmark")["metric"].first()
+    table = score[["run"]].copy()
+    for bench in score.columns[1:]:
+        def cell(s: float, a: float, b: float) -> str:
+            if s != s:
+                return ""
+            text = f"{s:.{precision}f}"
+            return text + (f" [{a:.{precision}f}, {b:.{precision}f}]" if a == a and b == b else "")
+        metric = metrics.get(bench)
+        header = f"{bench} ({metric})" if isinstance(metric, str) and metric else str(bench)
+        table[header] = [cell(*v) for v in zip(score[bench], lo[bench], hi[bench])]
+    return table
+
+
 def mean_row(table: Any, label: str = "mean") -> Any:
     """``table`` with a last row holding each column's mean."""
     import pandas as pd
@@ -85,6 +103,8 @@ class Scores(Analysis):
         column = "score" if config.policy == "reported" else f"score_{config.policy}"
         table = pivot(inputs, column, config)
         tables = {"scores": table}
+        if config.policy == "reported":
+            tables["scores_with_ci"] = with_intervals(inputs, config)
         policies = {p: pivot(inputs, f"score_{p}", config) for p in ("trace", "empty", "whole")}
         for policy, frame in policies.items():
             if frame.drop(columns=["run"]).notna().any().any():
@@ -93,7 +113,8 @@ class Scores(Analysis):
         for bench in table.columns[1:]:
             column_values = table[bench]
             if column_values.notna().any():
-                best[bench] = str(table.loc[column_values.idxmax(), "run"])
+                top = table.loc[column_values == column_values.max(), "run"].astype(str).tolist()
+                best[bench] = top[0] if len(top) == 1 else f"tie ({', '.join(top)})"
         lines = [f"Scores ({config.policy}) of {len(table)} run(s) on {len(table.columns) - 1} "
                  f"benchmark(s)."]
         if best:

@@ -79,9 +79,14 @@ def score_vs_failure_figure(results: Any) -> bytes:
         hi = pd.to_numeric(part["ci95_hi"], errors="coerce")
         err = [(y - lo).clip(lower=0).fillna(0), (hi - y).clip(lower=0).fillna(0)]
         ax.errorbar(x, y, yerr=err, fmt="o", ms=4, capsize=2, color="tab:blue")
+        # Runs on the same spot share one label; labels alternate sides so neighbours do not collide.
+        spots: dict[tuple[float, float], list[str]] = {}
         for xi, yi, run in zip(x, y, part["run"]):
             if xi == xi and yi == yi:
-                ax.annotate(str(run), (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+                spots.setdefault((round(float(xi), 3), round(float(yi), 3)), []).append(str(run))
+        for i, ((xi, yi), runs) in enumerate(sorted(spots.items())):
+            ax.annotate(", ".join(runs), (xi, yi), fontsize=7, textcoords="offset points",
+                        xytext=(4, 4 if i % 2 == 0 else -10), ha="left")
         ax.set_title(str(bench), fontsize=9)
         ax.set_xlabel("failure rate (per sample)", fontsize=8)
         ax.set_ylabel("score", fontsize=8)

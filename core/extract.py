@@ -87,6 +87,11 @@ _REVISION = (
     r"i'?ll\s+go\s+with|答えは|正解は|正しくは)\s*)?")
 _CHOOSE = (r"(?:\bi(?:'ll|\s+will)?\s+(?:go\s+with|choose|pick|select)|\bmy\s+(?:final\s+)?"
            r"(?:answer|choice)\s+is|\bselect(?:ing)?|\bgo\s+with)\s*")
+_CONCLUDE = (r"(?:\bso|\bthus|\btherefore|\bhence|\bfinal|(?<!に)よって|したがって|従って|ゆえに|以上より|"
+             r"以上から|つまり|結論)[\s,、:]*(?:(?:it'?s|it\s+is|the\s+answer\s+is|we\s+get|答えは)\s*)?")
+_CONCLUDE_END = re.compile(r"^[)\]）」』\"']?\s*(?:[.。!,、;]|です|だ|$|\n|is\s+(?:the\s+)?(?:answer|correct))")
+_THAT_IS = (r"(?:that(?:'s|\s+is)|this\s+is|which\s+is|matches|corresponds\s+to|gives|に一致|に相当)\s*"
+            r"(?:(?:option|choice|選択肢)\s*)")
 _NEGATED_AFTER = re.compile(
     r"^[)\]）」』\"']?\s*(?:(?:is|was|are|would\s+be)\s+(?:not|wrong|incorrect|false|"
     r"ruled\s+out|eliminated)|(?:は|が|も)\s*(?:誤|間違|違|不正解|正しくな|不適|除外|ありえな|"
@@ -184,6 +189,18 @@ def _commitments(text: str, letters: str) -> list[tuple[int, str]]:
             read = _read_commitment(text, match.end(), letters)
             if read is not None:
                 found.append((match.start(), read))
+    # "So D." / "よって D。" / "That's option C": a conclusion naming one letter and nothing more.
+    for pattern in (_CONCLUDE, _THAT_IS):
+        for match in re.finditer(pattern, text, re.I):
+            read = _read_commitment(text, match.end(), letters)
+            letter = _letter_at(text, match.end() + (1 if text[match.end():match.end() + 1] in "([（" else 0),
+                                letters, True)
+            if read is not None and letter and _CONCLUDE_END.match(text[letter[1]:]):
+                found.append((match.start(), read))
+    for match in re.finditer(r"(?<![A-Za-z])" + _OPTION_WORD + r"[(\[（]?([A-J])[)\]）]?\s*"
+                             r"(?:is\s+the\s+(?:final\s+)?answer|it\s+is\b|で確定|で決まり|で間違いない)", text, re.I):
+        if match.group(1) in letters:
+            found.append((match.start(), match.group(1)))
     for match in re.finditer(r"(?<![A-Za-z])" + _OPTION_WORD + r"[(\[（]?([A-J])[)\]）]?\s*を(?:選び|選択し|選ぶ|選択する|答え)", text):
         if match.group(1) in letters:
             found.append((match.start(), match.group(1)))
@@ -249,13 +266,15 @@ _MATH_SEGMENT = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]
 _LIST_SEP = re.compile(r"\s*(?:,|、|;|と|および|及び|and|or|または|もしくは)\s*(?:[a-zA-Z]\s*=\s*)?\s*",
                        re.I)
 _ANSWER_PHRASE = re.compile(
-    r"(?:最終的な答え|最終解答|最終回答|答え|解答|正解|final\s+answer|the\s+answer|answer)"
+    r"(?:最終的な答え|最終解答|最終回答|答え|解答|正解|答|final\s+answer|the\s+answer|answer)"
     r"\s*(?:\([^)\n]{0,20}\)\s*)?(?:は|が|:|=|→|is|would\s+be|should\s+be)\s*|"
+    r"(?<![\w\u3040-\u30ff\u4e00-\u9fff])答え\s+(?=[-−\d$\\√π])|(?:値|の数|個数|人数)は\s*|"
     r"(?:全部で|合計で|合計は|総数は|全部は|求める[^\s、。]{0,8}?は|最大値は|最小値は)\s*|"
-    r"(?:total(?:\s+number)?(?:\s+of\s+\w+)?|number\s+of\s+\w+|probability|area|sum|value|result)"
-    r"\s+(?:is|equals|=)\s+", re.I)
+    r"(?:正しくは|正しい答えは|correct\s+answer\s+is)\s*|"
+    r"\b(?:so|thus|therefore|hence),?\s+the\s+(?:total(?:\s+number)?(?:\s+of\s+\w+)?|number\s+of\s+\w+|"
+    r"probability|area|sum|value|result|remainder|limit)\s+(?:is|equals|=)\s+", re.I)
 _CONCLUSION = re.compile(
-    r"(?:よって|したがって|従って|ゆえに|故に|以上より|以上から|以上により|結論として|"
+    r"(?:(?<!に)よって|したがって|従って|ゆえに|故に|以上より|以上から|以上により|結論として|∴|"
     r"\btherefore\b|\bthus\b|\bhence\b)[,、\s]*", re.I)
 _MATH_REVISION = re.compile(
     r"wait|actually|mistake|correction|re-?check|let\s+me\s+re|hmm|待って|いや|訂正|間違|"
@@ -312,7 +331,9 @@ def _segments_value(region: str, first: bool) -> str | None:
 
 def _plain_value(region: str, first: bool) -> str | None:
     """The first (or last) plain number/expression of ``region``, following ``=`` chains."""
-    tokens = [(m.start(), m.end(), m.group(0).strip()) for m in _PLAIN_EXPR.finditer(region)]
+    # "x = 1 のとき 3" / "3 when x = 1": a value that states a condition is not the answer.
+    tokens = [(m.start(), m.end(), m.group(0).strip()) for m in _PLAIN_EXPR.finditer(region)
+              if not re.match(r"\s*(?:のとき|の時|のときに|の場合|when\b|for\b|if\b)", region[m.end():])]
     if not tokens:
         return None
     index = 0 if first else len(tokens) - 1
@@ -377,7 +398,9 @@ def extract_math(text: str | None) -> str | None:
         return f"${_clean_math(statements[-1][1])}$"
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if lines:
-        last = lines[-1].strip(" 。.")
+        last = re.sub(r"\s*(?:です|である|だ)?[\s。.]*$", "", lines[-1])
+        if re.fullmatch(r"[\x00-\x7f]*=\s*" + _PLAIN_EXPR.pattern, last):  # "6! = 720 です"
+            last = last.rsplit("=", 1)[1].strip()
         segment = re.fullmatch(r"\$\$?(.+?)\$?\$|\\\[(.+?)\\\]", last)
         if segment:
             return f"${_clean_math(segment.group(1) or segment.group(2))}$"

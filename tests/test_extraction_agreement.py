@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
 
-from jre.extract import extract_choice
+from jre.extract import extract_choice, extract_math
 from jre.kinds.benchmark import Item
 from jre.plugin_manager import get_plugins
 
 DATA = Path(__file__).parent / "data" / "extraction"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "extraction.md"
 TARGET = 0.95
 
 
@@ -43,12 +45,34 @@ def _report(name: str, rows: list[dict], agrees: list[bool]) -> float:
     return share
 
 
+def _documented_after(set_name: str) -> str:
+    """The "after" cell of ``set_name``'s row in the agreement table of docs/extraction.md."""
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        if line.startswith(f"| {set_name} |"):
+            return line.strip("| ").split(" | ")[-1]
+    raise AssertionError(f"docs/extraction.md has no agreement row for {set_name!r}")
+
+
+def _doc_examples(section: str) -> list[tuple[str, str]]:
+    """(reply, answer) rows of the example table in ``## section`` of docs/extraction.md."""
+    text = DOC.read_text(encoding="utf-8").split(f"\n## {section}", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(.+)` \| (.+?) \|$", text, re.M)
+    assert len(rows) >= 10, f"no example table under {section!r}"
+    return rows
+
+
+def test_documented_choice_examples() -> None:
+    for reply, answer in _doc_examples("Multiple choice"):
+        assert extract_choice(reply, "ABCD") == (None if answer == "none" else answer), reply
+
+
 def test_multiple_choice_agrees_with_the_human_grader() -> None:
     rows = _rows("choice.jsonl")
     _check_set(rows)
     assert {len(r["letters"]) for r in rows} >= {4, 10}
     agrees = [extract_choice(r["text"], r["letters"]) == r["human"] for r in rows]
     assert _report("multiple choice", rows, agrees) >= TARGET
+    assert _documented_after("multiple choice") == f"{sum(agrees)}/{len(rows)} = {sum(agrees) / len(rows):.3f}"
     # The benchmarks use this same extractor (one place for every multiple-choice rule).
     gpqa = get_plugins().get("benchmark", "gpqa_ja")
     four = [r for r in rows if r["letters"] == "ABCD"]
@@ -82,3 +106,13 @@ def test_math_agrees_with_the_human_grader(math_grade) -> None:
         grades.append(human_right == (answer is not None and math_grade(row["gold"], answer)))
     assert _report("MATH-100-Ja extraction", rows, agrees) >= TARGET
     assert _report("MATH-100-Ja grade", rows, grades) >= TARGET
+    assert _documented_after("MATH-100-Ja") == f"{sum(agrees)}/{len(rows)} = {sum(agrees) / len(rows):.3f}"
+
+
+def test_documented_math_examples(math_grade) -> None:
+    for reply, answer in _doc_examples("Mathematics"):
+        extracted = extract_math(reply)
+        if answer == "none":
+            assert extracted is None, reply
+        else:
+            assert extracted is not None and math_grade(answer, extracted), (reply, extracted)

@@ -77,7 +77,8 @@ _ANSWER_LABEL = (
 _LABEL_LINK = (r"\s*(?:\([^)\n]{0,20}\)\s*)?"
                r"(?:(?:would|should|must|will)\s+be|is\s+therefore|is\s+thus|is|was|:|=|-|→|は|が)?"
                r"\s*(?:(?:probably|likely|clearly|definitely|therefore|thus|then|indeed|"
-               r"たぶん|おそらく|恐らく|明らかに|やはり)[\s,、]*)?")
+               r"i\s+think|i\s+believe|i'?d\s+say|たぶん|おそらく|恐らく|明らかに|やはり)[\s,、]*"
+               r"(?:(?:it'?s|it\s+is)\s+)?)?")
 _OPTION_WORD = r"(?:(?:option|choice|letter|選択肢|オプション)\s*)?"
 _OPEN = r"[\s「『\"'“$]*(?:\\text(?:bf)?\{)?[(\[（]?"
 _REVISION = (
@@ -87,11 +88,18 @@ _REVISION = (
     r"i'?ll\s+go\s+with|答えは|正解は|正しくは)\s*)?")
 _CHOOSE = (r"(?:\bi(?:'ll|\s+will)?\s+(?:go\s+with|choose|pick|select)|\bmy\s+(?:final\s+)?"
            r"(?:answer|choice)\s+is|\bselect(?:ing)?|\bgo\s+with)\s*")
-_CONCLUDE = (r"(?:\bso|\bthus|\btherefore|\bhence|\bfinal|(?<!に)よって|したがって|従って|ゆえに|以上より|"
-             r"以上から|つまり|結論)[\s,、:]*(?:(?:it'?s|it\s+is|the\s+answer\s+is|we\s+get|答えは)\s*)?")
-_CONCLUDE_END = re.compile(r"^[)\]）」』\"']?\s*(?:[.。!,、;]|です|だ|$|\n|is\s+(?:the\s+)?(?:answer|correct))")
-_THAT_IS = (r"(?:that(?:'s|\s+is)|this\s+is|which\s+is|matches|corresponds\s+to|gives|に一致|に相当)\s*"
-            r"(?:(?:option|choice|選択肢)\s*)")
+_CONCLUDE = (r"(?:\bso|\bthus|\btherefore|\bhence|\bfinal|(?<!に)よって|したがって|従って|ゆえに|"
+             r"以上より|以上から|つまり|結論)[\s,、:]*"
+             r"(?:(?:it'?s|it\s+is|the\s+answer\s+is|we\s+get|答えは)\s*)?")
+_THAT_IS = (r"(?:that(?:'s|\s+is)|this\s+is|which\s+is|matches|corresponds\s+to|gives|に一致|に相当)"
+            r"\s*(?:(?:option|choice|選択肢)\s*)")
+# After a conclusion's letter: the sentence ends (or names it the answer), nothing else follows.
+_CONCLUDE_END = re.compile(
+    r"^[)\]）」』\"']?\s*(?:[.。!,、;]|です|だ|$|\n|is\s+(?:the\s+)?(?:answer|correct))")
+_IS_ANSWER = re.compile(
+    r"(?<![A-Za-z])" + r"(?:(?:option|choice|letter|選択肢|オプション)\s*)?" + r"[(\[（]?([A-J])[)\]）]?\s*"
+    r"(?:is\s+the\s+(?:final\s+)?answer|it\s+is\b|で確定|で決まり|で間違いない|"
+    r"を(?:選び|選択し|選ぶ|選択する|答え))", re.I)
 _NEGATED_AFTER = re.compile(
     r"^[)\]）」』\"']?\s*(?:(?:is|was|are|would\s+be)\s+(?:not|wrong|incorrect|false|"
     r"ruled\s+out|eliminated)|(?:は|が|も)\s*(?:誤|間違|違|不正解|正しくな|不適|除外|ありえな|"
@@ -122,50 +130,56 @@ def _sentence_rest(text: str, start: int, extra: int = 0) -> str:
     return text[start:end]
 
 
-def _letter_at(text: str, pos: int, letters: str, lower_ok: bool) -> tuple[str, int] | None:
-    """The option letter starting at ``pos`` (and the index after it), or None."""
+_PRONOUN_I = re.compile(r"['’]|\s+(?:think|believe|guess|am|would|will|need|have|can|must|should|"
+                        r"was|feel|chose|choose|pick)\b")
+_LOWER_END = re.compile(r"(?:[)）.。,、:;」』\"']|\s*\n|\s*$|[\u3040-\u30ff\u4e00-\u9fff])")
+
+
+def _letter_at(text: str, pos: int, letters: str) -> tuple[str, int] | None:
+    """The option letter at ``pos`` (and the index after it), or None when it is none."""
     if pos >= len(text):
         return None
-    char = text[pos]
-    nxt = text[pos + 1: pos + 3]
-    if re.match(r"[A-Za-z0-9]", nxt[:1] or " "):
+    char, after = text[pos], text[pos + 1:]
+    if re.match(r"[A-Za-z0-9]", after):
         return None  # part of a word: "Because", "a bit"
     if char in letters:
-        return char, pos + 1
-    if lower_ok and char.upper() in letters and char.islower():
+        return None if char == "I" and _PRONOUN_I.match(after) else (char, pos + 1)
+    if char.islower() and char.upper() in letters:
         # Lower case only where it cannot be an English word: "(b)", "b.", "b" at the end.
-        before = text[pos - 1: pos] if pos else ""
-        if before in "([（" or re.match(r"(?:[)）.。,、:;」』\"']|\s*$|[\u3040-\u30ff\u4e00-\u9fff])", nxt or ""):
-            if not (char == "a" and re.match(r"\s+[a-z]", text[pos + 1: pos + 3])):
-                return char.upper(), pos + 1
+        opened = pos > 0 and text[pos - 1] in "([（"
+        if opened or _LOWER_END.match(after):
+            return char.upper(), pos + 1
     return None
 
 
 _UNDECIDED = "undecided"
+_LETTER_START = re.compile(_OPTION_WORD + _OPEN, re.I)
+_NOT = re.compile(r"not\s+", re.I)
+_BUT = re.compile(r"[)\]]?[\s,;]*(?:but|it'?s|rather)\s*" + _OPTION_WORD + _OPEN, re.I)
+
+
+def _skip_opening(text: str, pos: int) -> int:
+    """``pos`` moved past ``option``, ``選択肢``, quotes, ``\\text{`` and an opening bracket."""
+    match = _LETTER_START.match(text, pos)
+    return match.end() if match else pos
 
 
 def _read_commitment(text: str, pos: int, letters: str) -> str | None:
     """The letter a commitment starting at ``pos`` names, ``_UNDECIDED``, or None (no letter)."""
-    opener = re.compile(_OPTION_WORD + _OPEN, re.I).match(text, pos)
-    pos = opener.end() if opener else pos
-    negated_first = re.match(r"not\s+", text[pos:], re.I)
+    pos = _skip_opening(text, pos)
+    negated_first = _NOT.match(text, pos)
     if negated_first:  # "the answer is not A but B"
-        first = _letter_at(text, pos + negated_first.end() + (1 if text[pos + negated_first.end()] in "([" else 0),
-                           letters, True)
-        if first is None:
-            return None
-        tail = re.compile(r"[)\]]?[\s,;]*(?:but|it'?s|rather)\s*" + _OPTION_WORD + _OPEN, re.I).match(text, first[1])
-        if not tail:
-            return None
-        found = _letter_at(text, tail.end(), letters, True)
+        first = _letter_at(text, _skip_opening(text, negated_first.end()), letters)
+        tail = _BUT.match(text, first[1]) if first else None
+        found = _letter_at(text, tail.end(), letters) if tail else None
         return found[0] if found else None
-    found = _letter_at(text, pos, letters, True)
+    found = _letter_at(text, pos, letters)
     if found is None:
         return None
     letter, end = found
     instead = _INSTEAD.match(text[end:])
     if instead:  # "A ではなく B"
-        second = _letter_at(text, end + instead.end(), letters, True)
+        second = _letter_at(text, end + instead.end(), letters)
         if second is None:
             return None
         letter, end = second
@@ -193,17 +207,11 @@ def _commitments(text: str, letters: str) -> list[tuple[int, str]]:
     for pattern in (_CONCLUDE, _THAT_IS):
         for match in re.finditer(pattern, text, re.I):
             read = _read_commitment(text, match.end(), letters)
-            letter = _letter_at(text, match.end() + (1 if text[match.end():match.end() + 1] in "([（" else 0),
-                                letters, True)
+            letter = _letter_at(text, _skip_opening(text, match.end()), letters)
             if read is not None and letter and _CONCLUDE_END.match(text[letter[1]:]):
                 found.append((match.start(), read))
-    for match in re.finditer(r"(?<![A-Za-z])" + _OPTION_WORD + r"[(\[（]?([A-J])[)\]）]?\s*"
-                             r"(?:is\s+the\s+(?:final\s+)?answer|it\s+is\b|で確定|で決まり|で間違いない)", text, re.I):
-        if match.group(1) in letters:
-            found.append((match.start(), match.group(1)))
-    for match in re.finditer(r"(?<![A-Za-z])" + _OPTION_WORD + r"[(\[（]?([A-J])[)\]）]?\s*を(?:選び|選択し|選ぶ|選択する|答え)", text):
-        if match.group(1) in letters:
-            found.append((match.start(), match.group(1)))
+    # "C is the answer", "Option C it is", "C を選びます".
+    found += [(m.start(), m.group(1)) for m in _IS_ANSWER.finditer(text) if m.group(1) in letters]
     return sorted(found)
 
 
@@ -212,6 +220,10 @@ _VERDICT = re.compile(
     r"(?:(?:が|は|こそ)\s*(?:最も)?(?:正しい|正解|適切|妥当)(?!で(?:は|な))(?!く)|"
     r"(?:is|must\s+be|seems)\s+(?:the\s+)?(?:correct|right|true|best)(?:\s+(?:answer|one|option|choice))?\b)",
     re.I)
+
+
+_OR_BEFORE = re.compile(r"(?:or|または|か)\s*" + _OPTION_WORD + r"[(\[（]?$", re.I)
+_ALONE = re.compile(_OPTION_WORD + r"[(\[（]?([A-J])[)\]）]?\s*(?:です)?[.。]?", re.I)
 
 
 def extract_choice(text: str | None, letters: str = "ABCD") -> str | None:
@@ -236,15 +248,15 @@ def extract_choice(text: str | None, letters: str = "ABCD") -> str | None:
     verdicts = [m for m in _VERDICT.finditer(text) if m.group(1) in letters]
     if verdicts:
         last = verdicts[-1]
-        if _UNDECIDED_AFTER.match(text[last.end(1):]) or re.search(
-                r"(?:or|または|か)\s*" + _OPTION_WORD + r"[(\[（]?$", text[max(0, last.start() - 12): last.start(1)]):
-            return None
+        before = text[max(0, last.start() - 12): last.start(1)]
+        if _UNDECIDED_AFTER.match(text[last.end(1):]) or _OR_BEFORE.search(before):
+            return None  # "A or C is correct"
         return last.group(1)
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if lines:
-        alone = re.fullmatch(_OPTION_WORD + r"[(\[（]?([A-J])[)\]）]?\s*(?:です)?[.。]?", lines[-1], re.I)
-        if alone and alone.group(1) in letters:
-            return alone.group(1)
+        alone = _ALONE.fullmatch(lines[-1])
+        if alone and alone.group(1).upper() in letters:
+            return alone.group(1).upper()
     return None
 
 
@@ -263,16 +275,17 @@ _NUMBER = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?)"
 _ATOM = rf"(?:[-−]?{_NUMBER}(?:/\d+)?(?:√\(?\d+\)?|π)?|[-−]?√\(?\d+\)?|[-−]?π)"
 _PLAIN_EXPR = re.compile(rf"(?<![A-Za-z\d.]){_ATOM}(?:\s*[-+*/^×÷·]\s*\(?{_ATOM}\)?)*\s*°?")
 _MATH_SEGMENT = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
-_LIST_SEP = re.compile(r"\s*(?:,|、|;|と|および|及び|and|or|または|もしくは)\s*(?:[a-zA-Z]\s*=\s*)?\s*",
-                       re.I)
+_LIST_SEP = re.compile(
+    r"\s*(?:,|、|;|と|および|及び|and|or|または|もしくは)\s*(?:[a-zA-Z]\s*=\s*)?\s*", re.I)
 _ANSWER_PHRASE = re.compile(
     r"(?:最終的な答え|最終解答|最終回答|答え|解答|正解|答|final\s+answer|the\s+answer|answer)"
     r"\s*(?:\([^)\n]{0,20}\)\s*)?(?:は|が|:|=|→|is|would\s+be|should\s+be)\s*|"
     r"(?<![\w\u3040-\u30ff\u4e00-\u9fff])答え\s+(?=[-−\d$\\√π])|(?:値|の数|個数|人数)は\s*|"
     r"(?:全部で|合計で|合計は|総数は|全部は|求める[^\s、。]{0,8}?は|最大値は|最小値は)\s*|"
     r"(?:正しくは|正しい答えは|correct\s+answer\s+is)\s*|"
-    r"\b(?:so|thus|therefore|hence),?\s+the\s+(?:total(?:\s+number)?(?:\s+of\s+\w+)?|number\s+of\s+\w+|"
-    r"probability|area|sum|value|result|remainder|limit)\s+(?:is|equals|=)\s+", re.I)
+    r"\b(?:so|thus|therefore|hence),?\s+the\s+(?:total(?:\s+number)?(?:\s+of\s+\w+)?|"
+    r"number\s+of\s+\w+|probability|area|sum|value|result|remainder|limit)\s+(?:is|equals|=)\s+",
+    re.I)
 _CONCLUSION = re.compile(
     r"(?:(?<!に)よって|したがって|従って|ゆえに|故に|以上より|以上から|以上により|結論として|∴|"
     r"\btherefore\b|\bthus\b|\bhence\b)[,、\s]*", re.I)
@@ -284,10 +297,11 @@ _MATH_SENTENCE_END = re.compile(r"[。\n!?！？]|(?<![\d\\])\.(?!\d)")
 
 def _clean_math(value: str) -> str:
     """A value ready for math-verify: units and counters dropped, symbols in LaTeX."""
-    value = re.sub(r"\\text(?:rm)?\s*\{([^{}]*)\}", lambda m: "" if re.search(f"[{_CJK}]", m.group(1))
-                   else m.group(0), value)
+    value = re.sub(r"\\text(?:rm)?\s*\{([^{}]*)\}",
+                   lambda m: "" if re.search(f"[{_CJK}]", m.group(1)) else m.group(0), value)
     value = re.sub(f"[{_CJK}]+", " ", value)
-    value = value.replace("−", "-").replace("×", "\\times ").replace("÷", "\\div ").replace("·", "\\cdot ")
+    for symbol, latex in (("−", "-"), ("×", "\\times "), ("÷", "\\div "), ("·", "\\cdot ")):
+        value = value.replace(symbol, latex)
     value = re.sub(r"°|\^\s*\{?\\circ\}?|\\degree", "^\\\\circ", value)
     value = re.sub(r"√\s*\(([^()]*)\)", r"\\sqrt{\1}", value)
     value = re.sub(r"√\s*(\d+|[a-z])", r"\\sqrt{\1}", value)
@@ -309,46 +323,44 @@ def _box_group(text: str, found: list[tuple[int, int, str]]) -> tuple[int, int, 
     return start, end, ", ".join(parts)
 
 
-def _segments_value(region: str, first: bool) -> str | None:
-    """The first (or last) math segment of ``region`` with its list neighbours joined."""
-    segments = [(m.start(), m.end(), next(g for g in m.groups() if g is not None))
-                for m in _MATH_SEGMENT.finditer(region)]
-    if not segments:
-        return None
-    index = 0 if first else len(segments) - 1
-    group = [segments[index][2]]
+def _pick(region: str, spans: list[tuple[int, int, str]], first: bool) -> str:
+    """The first (or last) of ``spans`` in ``region``, joined with its list neighbours
+    (``1, 2``, ``1 と 2``, ``$x=1$ または $x=2$``) into one answer."""
+    index = 0 if first else len(spans) - 1
     lo = hi = index
-    while hi + 1 < len(segments) and _LIST_SEP.fullmatch(region[segments[hi][1]:segments[hi + 1][0]]):
+    while hi + 1 < len(spans) and _LIST_SEP.fullmatch(region[spans[hi][1]:spans[hi + 1][0]]):
         hi += 1
-        group.append(segments[hi][2])
-    while lo > 0 and not first and _LIST_SEP.fullmatch(region[segments[lo - 1][1]:segments[lo][0]]):
+    while not first and lo > 0 and _LIST_SEP.fullmatch(region[spans[lo - 1][1]:spans[lo][0]]):
         lo -= 1
-        group.insert(0, segments[lo][2])
-    if len(group) == 1 and "=" in group[0] and "," not in group[0]:
-        group = [group[0].rsplit("=", 1)[1]]  # "6 + 6 = 12" → 12, "x = 3" → 3
-    return ", ".join(group)
+    return ", ".join(span[2] for span in spans[lo:hi + 1])
+
+
+def _segments_value(region: str, first: bool) -> str | None:
+    """The value of the first (or last) ``$…$`` / ``\\(…\\)`` / ``\\[…\\]`` in ``region``."""
+    spans = [(m.start(), m.end(), next(g for g in m.groups() if g is not None))
+             for m in _MATH_SEGMENT.finditer(region)]
+    if not spans:
+        return None
+    value = _pick(region, spans, first)
+    if "=" in value and "," not in value:
+        value = value.rsplit("=", 1)[1]  # "6 + 6 = 12" → 12, "x = 3" → 3
+    return value
+
+
+_CONDITION = re.compile(r"\s*(?:のとき|の時|の場合|when\b|for\b|if\b)", re.I)
 
 
 def _plain_value(region: str, first: bool) -> str | None:
-    """The first (or last) plain number/expression of ``region``, following ``=`` chains."""
+    """The first (or last) plain number or expression of ``region``, following ``=``."""
     # "x = 1 のとき 3" / "3 when x = 1": a value that states a condition is not the answer.
-    tokens = [(m.start(), m.end(), m.group(0).strip()) for m in _PLAIN_EXPR.finditer(region)
-              if not re.match(r"\s*(?:のとき|の時|のときに|の場合|when\b|for\b|if\b)", region[m.end():])]
-    if not tokens:
+    spans = [(m.start(), m.end(), m.group(0).strip()) for m in _PLAIN_EXPR.finditer(region)
+             if not _CONDITION.match(region, m.end())]
+    if not spans:
         return None
-    index = 0 if first else len(tokens) - 1
-    while first and index + 1 < len(tokens) and re.fullmatch(
-            r"\s*=\s*", region[tokens[index][1]:tokens[index + 1][0]]):
-        index += 1
-    group = [tokens[index][2]]
-    lo = hi = index
-    while hi + 1 < len(tokens) and _LIST_SEP.fullmatch(region[tokens[hi][1]:tokens[hi + 1][0]]):
-        hi += 1
-        group.append(tokens[hi][2])
-    while lo > 0 and not first and _LIST_SEP.fullmatch(region[tokens[lo - 1][1]:tokens[lo][0]]):
-        lo -= 1
-        group.insert(0, tokens[lo][2])
-    return ", ".join(group)
+    if first:  # "答えは 6 + 6 = 12 通り" → 12
+        while len(spans) > 1 and re.fullmatch(r"\s*=\s*", region[spans[0][1]:spans[1][0]]):
+            spans = spans[1:]
+    return _pick(region, spans, first)
 
 
 def _statement_value(text: str, start: int, first: bool) -> str | None:
@@ -404,7 +416,7 @@ def extract_math(text: str | None) -> str | None:
         segment = re.fullmatch(r"\$\$?(.+?)\$?\$|\\\[(.+?)\\\]", last)
         if segment:
             return f"${_clean_math(segment.group(1) or segment.group(2))}$"
-        if _PLAIN_EXPR.fullmatch(last) or re.fullmatch(rf"[a-zA-Z]\s*=\s*{_PLAIN_EXPR.pattern}", last):
+        if re.fullmatch(rf"(?:[a-zA-Z]\s*=\s*)?{_PLAIN_EXPR.pattern}", last):
             return f"${_clean_math(last)}$"
     return None
 

@@ -98,6 +98,9 @@ def test_extract_math(text, expected) -> None:
 
 def test_extract_choice_more_letters() -> None:
     assert extract_choice("回答: Ｊ", "ABCDEFGHIJ") == "J"
+    assert extract_choice("Answer: I think it's C.", "ABCDEFGHIJ") == "C"  # the pronoun
+    assert extract_choice("Answer: (I)", "ABCDEFGHIJ") == "I"
+    assert extract_choice("answer: b\n\nExplanation: the others are wrong.", "ABCD") == "B"
     assert extract_choice("回答: J", "ABCD") is None
 
 

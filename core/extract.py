@@ -82,7 +82,7 @@ _LABEL_LINK = (r"\s*(?:\([^)\n]{0,20}\)\s*)?"
 _OPTION_WORD = r"(?:(?:option|choice|letter|選択肢|オプション)\s*)?"
 _OPEN = r"[\s「『\"'“$]*(?:\\text(?:bf)?\{)?[(\[（]?"
 _REVISION = (
-    r"(?:\bwait\b|\bactually\b|\bno\b|\bcorrection\b|on second thought|\binstead\b|"
+    r"(?:\bwait\b|\bactually\b|\bno[,.!]|\bcorrection\b|on second thought|\binstead\b|"
     r"いや|いえ|やはり|やっぱり|訂正(?:します)?|実際には|実は|待って|修正(?:します)?)"
     r"[\s,、:.!]*(?:(?:it'?s|it\s+is|it\s+should\s+be|the\s+answer\s+is|i\s+think\s+it'?s|"
     r"i'?ll\s+go\s+with|答えは|正解は|正しくは)\s*)?")
@@ -101,8 +101,9 @@ _IS_ANSWER = re.compile(
     r"(?:is\s+the\s+(?:final\s+)?answer|it\s+is\b|で確定|で決まり|で間違いない|"
     r"を(?:選び|選択し|選ぶ|選択する|答え))", re.I)
 _NEGATED_AFTER = re.compile(
-    r"^[)\]）」』\"']?\s*(?:(?:is|was|are|would\s+be)\s+(?:not|wrong|incorrect|false|"
-    r"ruled\s+out|eliminated)|(?:は|が|も)\s*(?:誤|間違|違|不正解|正しくな|不適|除外|ありえな|"
+    r"^[)\]）」』\"']?\s*(?:(?:is|was|are|would\s+be)\s+(?:both\s+|all\s+)?(?:not|wrong|incorrect|"
+    r"false|ruled\s+out|eliminated)|(?:は|が|も)\s*(?:どちらも|いずれも|ともに)?\s*"
+    r"(?:誤|間違|違|不正解|正しくな|不適|除外|ありえな|"
     r"あり得な)|ではな|でな|じゃな|isn't|can't|cannot)", re.I)
 _INSTEAD = re.compile(
     r"^[)\]）」』\"']?\s*(?:ではなく|でなく|じゃなく|ではありません|is\s+(?:not|wrong|incorrect))"
@@ -185,8 +186,9 @@ def _read_commitment(text: str, pos: int, letters: str) -> str | None:
         letter, end = second
     elif _NEGATED_AFTER.match(text[end:]):
         return None
-    if _UNDECIDED_AFTER.match(text[end:]):
-        return _UNDECIDED
+    undecided = _UNDECIDED_AFTER.match(text[end:])
+    if undecided:  # "A or B" leaves the answer open; "B and C are wrong" names none
+        return None if _NEGATED_AFTER.match(text[end + undecided.end():]) else _UNDECIDED
     if _HEDGE.search(_sentence_rest(text, end, extra=1)):
         return _UNDECIDED
     return letter

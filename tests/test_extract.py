@@ -61,6 +61,10 @@ def test_extract_choice(text, expected) -> None:
     ("Answer: C. B is also possible.", None),
     ("\\boxed{A \\text{ or } B}", None),
     ("Answer: A.\nActually A is wrong. Answer: B", "B"),
+    ("Answer: B. Actually, B and C are both incorrect here, so A.", "A"),
+    ("Answer: C\nThere is no option B that fits.", "C"),
+    ("回答: D\nいや、BとCはどちらも誤り。", "D"),
+    ("Answer: B and D", None),
 ])
 def test_extract_choice_statements(text, expected) -> None:
     assert extract_choice(text, "ABCD") == expected

@@ -116,3 +116,26 @@ def test_documented_math_examples(math_grade) -> None:
             assert extracted is None, reply
         else:
             assert extracted is not None and math_grade(answer, extracted), (reply, extracted)
+
+
+def test_math100_scores_the_issue_cases_through_its_grader() -> None:
+    """The benchmark's own path (extract, then math-verify in its worker process)."""
+    from jre.plugins.benchmarks.math100_ja import Math100Ja
+
+    bench = Math100Ja()
+    config = bench.parse_config({})
+    cases = [("12", "…したがって、答えは12です。", 1.0), ("4", "答え：４", 1.0),
+             ("6", "よって、全部で6通りです。", 1.0), ("12", "\\boxed{12個}", 1.0),
+             ("90^\\circ", "\\boxed{90°}", 1.0), ("90", "\\boxed{90°}", 1.0),
+             ("1,2", "\\boxed{1}, \\boxed{2}", 1.0),
+             ("6", "\\boxed{5}\n\nwait, actually the answer is 6.", 1.0),
+             ("5", "\\boxed{5}\n\nwait, actually the answer is 6.", 0.0),
+             ("3", "問題文の 12 個のりんごを 4 人で分けると、まず 12 を", 0.0)]
+    try:
+        for gold, text, expected in cases:
+            item = Item("0", {"ja": "", "answer": gold})
+            answer = bench.extract(text, item, config)
+            assert bench.score_many([answer], item, config) == [expected], (gold, text, answer)
+    finally:
+        if bench._grader is not None:
+            bench._grader.close()

@@ -73,7 +73,7 @@ _ANSWER_LABEL = (
     r"(?:final\s+answer|the\s+(?:correct\s+|right\s+|best\s+)?answer|answer|"
     r"(?:the\s+)?(?:correct|right|best)\s+(?:option|choice)|"
     r"最終的な(?:答え|回答|解答)|最終(?:回答|解答)|回答|答え|解答|正解|"
-    r"正しい(?:選択肢|答え|もの)|(?:最も)?適切な(?:選択肢|もの))")
+    r"(?:最も)?(?:正しい|適切な|妥当な)(?:選択肢|答え|もの|の))")
 _LABEL_LINK = (r"\s*(?:\([^)\n]{0,20}\)\s*)?"
                r"(?:(?:would|should|must|will)\s+be|is\s+therefore|is\s+thus|is|was|:|=|-|→|は|が)?"
                r"\s*(?:(?:probably|likely|clearly|definitely|therefore|thus|then|indeed|"
@@ -86,8 +86,8 @@ _REVISION = (
     r"いや|いえ|やはり|やっぱり|訂正(?:します)?|実際には|実は|待って|修正(?:します)?)"
     r"[\s,、:.!]*(?:(?:it'?s|it\s+is|it\s+should\s+be|the\s+answer\s+is|i\s+think\s+it'?s|"
     r"i'?ll\s+go\s+with|答えは|正解は|正しくは)\s*)?")
-_CHOOSE = (r"(?:\bi(?:'ll|\s+will)?\s+(?:go\s+with|choose|pick|select)|\bmy\s+(?:final\s+)?"
-           r"(?:answer|choice)\s+is|\bselect(?:ing)?|\bgo\s+with)\s*")
+_CHOOSE = (r"(?:\bi(?:'ll|'d|\s+will|\s+would)?\s+(?:go\s+with|choose|pick|select)|\bmy\s+(?:final\s+)?"
+           r"(?:answer|choice)\s+is|\bselect(?:ing)?|\bgo\s+with|\blean(?:ing)?\s+(?:towards?|to))\s*")
 _CONCLUDE = (r"(?:\bso|\bthus|\btherefore|\bhence|\bfinal|(?<!に)よって|したがって|従って|ゆえに|"
              r"以上より|以上から|つまり|結論)[\s,、:]*"
              r"(?:(?:it'?s|it\s+is|the\s+answer\s+is|we\s+get|答えは)\s*)?")
@@ -116,7 +116,7 @@ _HEDGE = re.compile(
     r"(?:[A-J][)）]?\s*(?:の可能性も|も考えられ|もありう|もありえ|もあり得|も正しい|かもしれ)|"
     r"(?:could|might|may)\s+(?:also\s+)?be\s+(?:option\s+)?\(?[A-J]\b|"
     r"\b[A-J]\)?\s+(?:is|seems)\s+also\s+(?:possible|plausible|likely|correct)|"
-    r"not\s+sure|unsure|迷って|迷う|どちらか|決められ|判断できな|確信が(?:持て|も)てな|自信がな)")
+    r"迷って|迷う|どちらか|決められ|判断できな)")
 _SENTENCE_END = re.compile(r"[。\n!?！？]|\.(?:\s|$)")
 
 

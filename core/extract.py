@@ -69,6 +69,7 @@ def _strip_latex(text: str) -> str:
 # Within a statement ``A ではなく B`` / ``not A but B`` gives B, and a statement that leaves
 # two options open (``A or B``, ``A ですが B の可能性もあります``) gives no answer at all.
 
+_OPTION_WORD = r"(?:(?:option|choice|letter|選択肢|オプション)\s*)?"
 _ANSWER_LABEL = (
     r"(?:final\s+answer|the\s+(?:correct\s+|right\s+|best\s+)?answer|answer|"
     r"(?:the\s+)?(?:correct|right|best)\s+(?:option|choice)|"
@@ -79,7 +80,6 @@ _LABEL_LINK = (r"\s*(?:\([^)\n]{0,20}\)\s*)?"
                r"\s*(?:(?:probably|likely|clearly|definitely|therefore|thus|then|indeed|"
                r"i\s+think|i\s+believe|i'?d\s+say|たぶん|おそらく|恐らく|明らかに|やはり)[\s,、]*"
                r"(?:(?:it'?s|it\s+is)\s+)?)?")
-_OPTION_WORD = r"(?:(?:option|choice|letter|選択肢|オプション)\s*)?"
 _OPEN = r"[\s「『\"'“$]*(?:\\text(?:bf)?\{)?[(\[（]?"
 _REVISION = (
     r"(?:\bwait\b|\bactually\b|\bno[,.!]|\bcorrection\b|on second thought|\binstead\b|"
@@ -97,7 +97,7 @@ _THAT_IS = (r"(?:that(?:'s|\s+is)|this\s+is|which\s+is|matches|corresponds\s+to|
 _CONCLUDE_END = re.compile(
     r"^[)\]）」』\"']?\s*(?:[.。!,、;]|です|だ|$|\n|is\s+(?:the\s+)?(?:answer|correct))")
 _IS_ANSWER = re.compile(
-    r"(?<![A-Za-z])" + r"(?:(?:option|choice|letter|選択肢|オプション)\s*)?" + r"[(\[（]?([A-J])[)\]）]?\s*"
+    r"(?<![A-Za-z])" + _OPTION_WORD + r"[(\[（]?([A-J])[)\]）]?\s*"
     r"(?:is\s+the\s+(?:final\s+)?answer|it\s+is\b|で確定|で決まり|で間違いない|"
     r"を(?:選び|選択し|選ぶ|選択する|答え))", re.I)
 _NEGATED_AFTER = re.compile(

@@ -84,7 +84,7 @@ _OPEN = r"[\s「『\"'“$]*(?:\\text(?:bf)?\{)?[(\[（]?"
 _REVISION = (
     r"(?:\bwait\b|\bactually\b|\bno[,.!]|\bcorrection\b|on second thought|\binstead\b|"
     r"いや|いえ|やはり|やっぱり|訂正(?:します)?|実際には|実は|待って|修正(?:します)?)"
-    r"[\s,、:.!]*(?:(?:it'?s|it\s+is|it\s+should\s+be|the\s+answer\s+is|i\s+think\s+it'?s|"
+    r"[\s,、。:.!]*(?:(?:it'?s|it\s+is|it\s+should\s+be|the\s+answer\s+is|i\s+think\s+it'?s|"
     r"i'?ll\s+go\s+with|答えは|正解は|正しくは)\s*)?")
 _CHOOSE = (r"(?:\bi(?:'ll|'d|\s+will|\s+would)?\s+(?:go\s+with|choose|pick|select)|\bmy\s+(?:final\s+)?"
            r"(?:answer|choice)\s+is|\bselect(?:ing)?|\bgo\s+with|\blean(?:ing)?\s+(?:towards?|to))\s*")
@@ -225,7 +225,7 @@ _VERDICT = re.compile(
 
 
 _OR_BEFORE = re.compile(r"(?:or|または|か)\s*" + _OPTION_WORD + r"[(\[（]?$", re.I)
-_ALONE = re.compile(_OPTION_WORD + r"[(\[（]?([A-J])[)\]）]?\s*(?:です)?[.。]?", re.I)
+_ALONE = re.compile(_OPTION_WORD + r"[「『\"'(\[（]?([A-J])[)\]）」』\"']?\s*(?:です)?[.。]?", re.I)
 
 
 def extract_choice(text: str | None, letters: str = "ABCD") -> str | None:

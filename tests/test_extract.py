@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from jre.extract import extract_choice, extract_translation, last_boxed, last_code_block
+from jre.extract import (extract_choice, extract_math, extract_translation, last_boxed,
+                         last_code_block)
 from jre.kinds.engine import split_generation
 from jre.reasoning import answer_text, failure_rate
 
@@ -34,8 +35,76 @@ def test_extract_choice(text, expected) -> None:
     assert extract_choice(text, "ABCD") == expected
 
 
+@pytest.mark.parametrize("text,expected", [
+    ("答えはAではなくBです", "B"),                       # negation
+    ("正解はBではなくC", "C"),
+    ("The answer is not A but B.", "B"),
+    ("Final answer: B, not A.", "B"),
+    ("The answer is (A) ... wait, actually C", "C"),      # revision
+    ("回答: A\n見直すと計算ミスがありました。\n回答: D", "D"),
+    ("answer: b", "B"),                                   # lower case
+    ("答え: (b)", "B"),
+    ("The answer is a bit subtle. Answer: D", "D"),       # the article "a" is no answer
+    ("答えは選択肢Bです。", "B"),
+    ("選択肢B", "B"),
+    ("The answer is option B.", "B"),
+    ("A) は誤り。B) も誤り。C) が正しい。", "C"),         # elimination
+    ("Option A is wrong. Option D is correct.", "D"),
+    ("I'll go with option D.", "D"),
+    ("以上より C を選びます。", "C"),
+    ("So D.", "D"),
+    ("よって D。", "D"),
+    ("条件によって A、C のどちらにもなり得ます。", None),  # "によって" is no conclusion
+    ("Answer: A or B", None),                             # undecided
+    ("Aですが、Bの可能性もあります", None),
+    ("回答: C。ただし D の可能性もあります。", None),
+    ("Answer: C. B is also possible.", None),
+    ("\\boxed{A \\text{ or } B}", None),
+    ("Answer: A.\nActually A is wrong. Answer: B", "B"),
+    ("Answer: B. Actually, B and C are both incorrect here, so A.", "A"),
+    ("Answer: C\nThere is no option B that fits.", "C"),
+    ("回答: D\nいや、BとCはどちらも誤り。", "D"),
+    ("Answer: B and D", None),
+])
+def test_extract_choice_statements(text, expected) -> None:
+    assert extract_choice(text, "ABCD") == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("答えは12です", "12"),
+    ("答え：４", "4"),                                    # full-width digit and colon
+    ("全部で6通りです。", "6"),
+    ("よって、求める確率は $\\frac{1}{6}$ です。", "\\frac{1}{6}"),
+    ("したがって、辺の長さは 2√3 cm です。", "2\\sqrt{3}"),
+    ("答えは 1,000 円です", "1000"),
+    ("以上より、最小値は x = 1 のとき 3 である。", "3"),  # a condition is not the answer
+    ("6! = 720 です。", "720"),
+    ("\\boxed{12個}", "12"),                              # counters inside the box
+    ("\\boxed{6 \\text{通り}}", "6"),
+    ("\\boxed{90°}", "90^\\circ"),                       # the degree sign
+    ("\\boxed{1}, \\boxed{2}", "1, 2"),                   # one answer in several boxes
+    ("$\\boxed{2}$ と $\\boxed{3}$", "2, 3"),
+    ("So \\boxed{5}. Wait, I double counted. Actually the answer is 6.", "6"),  # revision
+    ("\\boxed{5}\n\nいや、計算ミスがありました。5 ではなく、正しくは 6 です。", "6"),
+    ("\\boxed{3}\n\n検算: 3 × 4 = 12 なので正しい。", "3"),  # a check is no revision
+    ("12 個のりんごを 4 人で分けると、まず 12 を 4 で", None),  # numbers of the problem
+    ("", None),
+])
+def test_extract_math(text, expected) -> None:
+    answer = extract_math(text)
+    if expected is None:
+        assert answer is None
+    else:
+        assert answer is not None
+        inner = answer[len("\\boxed{"):-1] if answer.startswith("\\boxed{") else answer.strip("$")
+        assert inner == expected
+
+
 def test_extract_choice_more_letters() -> None:
     assert extract_choice("回答: Ｊ", "ABCDEFGHIJ") == "J"
+    assert extract_choice("Answer: I think it's C.", "ABCDEFGHIJ") == "C"  # the pronoun
+    assert extract_choice("Answer: (I)", "ABCDEFGHIJ") == "I"
+    assert extract_choice("answer: b\n\nExplanation: the others are wrong.", "ABCD") == "B"
     assert extract_choice("回答: J", "ABCD") is None
 
 

@@ -1,4 +1,8 @@
-"""Multiple-choice helpers shared by the built-in choice benchmarks (not a plugin)."""
+"""Multiple-choice helpers shared by the built-in choice benchmarks (not a plugin).
+
+Every lettered benchmark extracts with :func:`extract_letter`, i.e. :func:`jre.extract.extract_choice`;
+its rules are listed in docs/extraction.md.
+"""
 
 from __future__ import annotations
 
@@ -32,4 +36,5 @@ def letter_score(answer: Any, gold: str) -> float:
 
 
 def extract_letter(text: str, n_choices: int) -> str | None:
+    """The letter (of the first ``n_choices`` of ``A``–``J``) a reply settles on, or None."""
     return extract_choice(text, LETTERS[:n_choices])

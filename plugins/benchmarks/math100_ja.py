@@ -7,7 +7,7 @@ from typing import Any, Sequence
 from pydantic import Field
 
 from jre import hookimpl
-from jre.extract import last_boxed, nfkc
+from jre.extract import extract_math
 from jre.kinds.benchmark import Benchmark, BenchmarkConfig, DatasetSpec, Item
 from jre.records import Sampling
 
@@ -37,13 +37,9 @@ class Math100Ja(Benchmark):
         return [{"role": "user", "content": PROMPT.format(problem=str(item.data["ja"]).strip())}]
 
     def extract(self, text: str, item: Item, config: Any) -> str | None:
-        """``\\boxed{X}`` when there is one (boxed first), else the whole NFKC text for
-        math-verify's own search for the last expression."""
-        text = nfkc(text or "")
-        boxed = last_boxed(text)
-        if boxed is not None:
-            return f"\\boxed{{{boxed}}}"
-        return text.strip() or None
+        """The final answer as LaTeX (:func:`jre.extract.extract_math`: boxes, answer phrases
+        such as 「答えは12です」, revisions after a box), or ``None`` when none is stated."""
+        return extract_math(text)
 
     def score(self, answer: Any, item: Item, config: Any) -> float:
         return self.score_many([answer], item, config)[0]

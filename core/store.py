@@ -180,7 +180,10 @@ class ShardWriter:
         if key in self.keys:
             return False
         ordered = {self.key: key, **{k: v for k, v in record.items() if k != self.key}}
-        self._fh.write(json.dumps(ordered, ensure_ascii=False, default=str) + "\n")
+        try:
+            self._fh.write(json.dumps(ordered, ensure_ascii=False, default=str) + "\n")
+        except UnicodeEncodeError:  # lone surrogates (model text): kept as \ud800 escapes
+            self._fh.write(json.dumps(ordered, default=str) + "\n")
         self.keys.add(key)
         self._pending += 1
         if self._pending >= self.batch_size:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import math
 import os
+import secrets
 import struct
 from typing import Any
 
@@ -159,7 +160,9 @@ def _read_exact(fd: int, size: int) -> bytes:
 
 class Remote:
     """The checker's end: ``Remote(rfd, wfd).function("name")`` is a callable whose calls
-    run in the candidate's process and return (or raise) there."""
+    run in the candidate's process and return (or raise) there. Each call carries a fresh
+    random id that its reply must echo, so nothing written on the channel ahead of a call
+    can pass for its answer."""
 
     def __init__(self, rfd: int, wfd: int) -> None:
         self._rfd, self._wfd = rfd, wfd
@@ -174,16 +177,19 @@ class Remote:
 
     def function(self, name: str):  # type: ignore[no-untyped-def]
         def call(*args: Any, **kwargs: Any) -> Any:
-            send(self._wfd, ("call", name, args, kwargs))
+            call_id = secrets.token_hex(8)
+            send(self._wfd, ("call", call_id, name, args, kwargs))
             try:
                 reply = receive(self._rfd)
             except EOFError:
                 raise CandidateError("the candidate's process ended") from None
-            if type(reply) is tuple and len(reply) == 2 and reply[0] == "return":
-                return reply[1]
-            if type(reply) is tuple and len(reply) == 3 and reply[0] == "raise" \
-                    and type(reply[1]) is str and type(reply[2]) is str:
-                raise CandidateError(f"{reply[1]}: {reply[2]}")
+            if type(reply) is not tuple or len(reply) < 3 or reply[0] != call_id:
+                raise ChannelError("a reply that does not answer this call")
+            if len(reply) == 3 and reply[1] == "return":
+                return reply[2]
+            if len(reply) == 4 and reply[1] == "raise" and type(reply[2]) is str \
+                    and type(reply[3]) is str:
+                raise CandidateError(f"{reply[2]}: {reply[3]}")
             raise ChannelError("malformed reply")
         call.__name__ = call.__qualname__ = name
         return call
@@ -196,16 +202,16 @@ def serve(namespace: dict[str, Any], rfd: int, wfd: int) -> None:
             request = receive(rfd)
         except EOFError:
             return
+        _, call_id, name, args, kwargs = request
         try:
-            _, name, args, kwargs = request
             result = _resolve(namespace, name)(*args, **kwargs)
         except Exception as exc:  # the candidate's own failure is the checker's to judge
-            send(wfd, ("raise", type(exc).__name__, str(exc)[:2000]))
+            send(wfd, (call_id, "raise", type(exc).__name__, str(exc)[:2000]))
             continue
         try:
-            send(wfd, ("return", result))
+            send(wfd, (call_id, "return", result))
         except ChannelError as exc:
-            send(wfd, ("raise", "ChannelError", str(exc)))
+            send(wfd, (call_id, "raise", "ChannelError", str(exc)))
 
 
 def _resolve(namespace: dict[str, Any], name: str) -> Any:

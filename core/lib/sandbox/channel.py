@@ -178,10 +178,10 @@ class Remote:
     def function(self, name: str):  # type: ignore[no-untyped-def]
         def call(*args: Any, **kwargs: Any) -> Any:
             call_id = secrets.token_hex(8)
-            send(self._wfd, ("call", call_id, name, args, kwargs))
             try:
+                send(self._wfd, ("call", call_id, name, args, kwargs))
                 reply = receive(self._rfd)
-            except EOFError:
+            except (EOFError, BrokenPipeError):
                 raise CandidateError("the candidate's process ended") from None
             if type(reply) is not tuple or len(reply) < 3 or reply[0] != call_id:
                 raise ChannelError("a reply that does not answer this call")

@@ -2,16 +2,17 @@
 
 Started once per evaluator (``python -I -S forkserver.py CONTROL_FD``), it imports the
 modules HumanEval-style code uses and never runs untrusted code itself (the pattern of
-Chrome's and Android's zygotes). It reads requests (JSON, plus the run's stdout/stderr
-pipes and program of each of its programs, a status socket and, for a split check, the
-channel pipes) from a
-SOCK_SEQPACKET socket and forks, per run, a root *supervisor* that enters a new PID
-namespace and forks the run's PID 1 (:mod:`launch`). The supervisor sends the evaluator
-PID 1's pidfd (its kill switch), then watches the run: every few milliseconds it sums
-the memory, CPU time and tasks of all the run's processes (:mod:`usage`) and kills the
-namespace when a sum passes the run's limit; when PID 1 is gone it reports its wait
-status, CPU time and the limit hit, if any. The server exits when the evaluator's end of
-its socket closes; a supervisor kills its run when the evaluator's status socket closes.
+Chrome's and Android's zygotes). It keeps a few *spares* ready: supervisors it forked
+ahead of time, already in fresh namespaces, each with its own SOCK_SEQPACKET link to the
+evaluator (sent over the control socket; for each one taken the evaluator asks for the
+next). The evaluator sends a spare one run's request (JSON, plus each program's source
+and stdout/stderr pipes and, for a split check, the channel pipes); the spare confines
+the run and forks its programs, the first as the run's PID 1 (:mod:`launch`), and sends
+back PID 1's pidfd (the evaluator's kill switch). Then it watches the run: every 50 ms
+it sums the memory, CPU time and tasks of all the run's processes (:mod:`usage`) and
+kills the namespace when a sum passes the run's limit; when PID 1 is gone it reports its
+wait status, CPU time and the limit hit, if any. The server exits when the evaluator's
+end of the control socket closes; a supervisor kills its run when its link closes.
 """
 
 from __future__ import annotations
@@ -33,27 +34,30 @@ import program  # noqa: E402,F401  # type: ignore[import-not-found]
 import usage  # noqa: E402  # type: ignore[import-not-found]
 
 _exit = os._exit
+SPARES = 3
+SPARE_NAMESPACES = (confine.CLONE_NEWPID | confine.CLONE_NEWNS | confine.CLONE_NEWNET
+                    | confine.CLONE_NEWIPC)
 PRELOAD = ("typing", "collections", "collections.abc", "re", "math", "itertools", "functools",
            "heapq", "bisect", "string", "copy", "operator", "random", "hashlib", "json",
            "dataclasses", "enum", "datetime", "array", "fractions", "statistics", "ast")
 
 
-def supervise(req: dict, fds: dict[str, int], control: socket.socket) -> None:
-    """One run's supervisor (root, outside the run's namespaces); never returns."""
-    control.close()
-    os.setsid()
-    status = socket.socket(fileno=fds.pop("status"))
+def supervise(req: dict, fds: dict[str, int], entered: int, status: socket.socket) -> None:
+    """One run's supervisor (root, outside the run's PID namespace); never returns."""
     try:
-        # Enter the run's namespaces here, not in PID 1: being in them, we are the last to
-        # leave, so their teardown (unmounting the tmpfs) comes after the verdict is sent.
-        confine.unshare(confine.CLONE_NEWPID | req.pop("unshare", 0))
+        # The run's namespaces: entered here (most of them ahead of the request, see
+        # :func:`spare`), not in PID 1. Being in them (outside its PID namespace) we are the
+        # last to leave, so their teardown (unmounting the tmpfs) comes after the verdict
+        # is sent, off the run's path.
+        missing = (confine.CLONE_NEWPID | req.pop("unshare", 0)) & ~entered
+        if missing:
+            confine.unshare(missing)
+        sources = launch.prepare(req, fds)
+        pids = launch.fork_programs(req, fds, sources)
     except OSError as exc:
         status.send(json.dumps({"error": str(exc)}).encode())
         _exit(1)
-    init = os.fork()
-    if init == 0:
-        status.close()
-        launch.start(req, fds)
+    init = pids[0]  # PID 1 of the run: when it ends, the kernel ends the rest
     for fd in fds.values():
         os.close(fd)
     pidfd = os.pidfd_open(init)
@@ -62,10 +66,16 @@ def supervise(req: dict, fds: dict[str, int], control: socket.socket) -> None:
     uids = [p["uid"] for p in req["programs"] if p["uid"] >= 0]
     hit, peak = None, 0
     delays = usage.poll_delays()
+    # The other programs are our children inside the namespace: PID 1 cannot finish
+    # exiting before each is reaped, so reap them as soon as they end.
+    others = {os.pidfd_open(pid): pid for pid in pids[1:]}
     while True:
-        ready = select.select([pidfd, status], [], [], delays[0])[0]
+        ready = select.select([pidfd, status, *others], [], [], delays[0])[0]
         if len(delays) > 1:
             delays.pop(0)
+        for fd in [fd for fd in ready if fd in others]:
+            os.waitpid(others.pop(fd), 0)
+            os.close(fd)
         if pidfd in ready:
             break
         if status in ready and not status.recv(16):  # the evaluator is gone
@@ -78,6 +88,8 @@ def supervise(req: dict, fds: dict[str, int], control: socket.socket) -> None:
             if hit:
                 os.kill(init, signal.SIGKILL)  # PID 1: the whole namespace dies
                 break
+    for pid in others.values():  # ended (or ending) with the namespace
+        os.waitpid(pid, 0)
     _, wait_status, rusage = os.wait4(init, 0)
     try:
         status.send(json.dumps({"status": wait_status, "cpu": rusage.ru_utime + rusage.ru_stime,
@@ -85,6 +97,26 @@ def supervise(req: dict, fds: dict[str, int], control: socket.socket) -> None:
     except OSError:
         pass
     _exit(0)
+
+
+def spare(link: socket.socket) -> None:
+    """A supervisor made ahead of its run: it enters fresh PID, mount, network and IPC
+    namespaces (which no request changes) and waits on its own link to the evaluator for
+    its one request, so a run starts with neither a fork nor a namespace to make, nor a
+    hop through the server, on its path. Never returns."""
+    os.setsid()
+    try:
+        confine.unshare(SPARE_NAMESPACES)
+        entered = SPARE_NAMESPACES
+    except OSError:
+        entered = 0  # supervise() tries again and reports the error with the run
+    try:
+        msg, fds, _, _ = socket.recv_fds(link, 1 << 16, 16)
+        req = json.loads(msg)
+        named = dict(zip(req["fd_names"], fds, strict=True))
+    except (OSError, ValueError, KeyError, TypeError):
+        _exit(0)  # the evaluator is gone, or sent nothing we can run
+    supervise(req, named, entered, link)
 
 
 def main() -> None:
@@ -95,9 +127,28 @@ def main() -> None:
             pass
     gc.freeze()  # keep the collector from touching (and copying) inherited objects per run
     control = socket.socket(fileno=int(sys.argv[1]))
-    while True:
+
+    def make_spare() -> None:
+        """Fork a spare and hand the evaluator our end of its link."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        if os.fork() == 0:
+            try:
+                control.close()
+                ours.close()
+                spare(theirs)
+            finally:
+                _exit(70)
+        theirs.close()
         try:
-            msg, fds, _, _ = socket.recv_fds(control, 1 << 16, 16)
+            socket.send_fds(control, [b"spare"], [ours.fileno()])
+        finally:
+            ours.close()
+
+    for _ in range(SPARES):
+        make_spare()
+    while True:  # one new spare for each one the evaluator takes
+        try:
+            msg = control.recv(16)
         except InterruptedError:
             continue
         if not msg:
@@ -107,18 +158,7 @@ def main() -> None:
                 pass
         except ChildProcessError:
             pass
-        try:
-            req = json.loads(msg)
-            named = dict(zip(req["fd_names"], fds, strict=True))
-        except (ValueError, KeyError, TypeError):
-            named = None
-        if named is not None and os.fork() == 0:
-            try:
-                supervise(req, named, control)
-            finally:
-                _exit(70)
-        for fd in fds:
-            os.close(fd)
+        make_spare()
 
 
 if __name__ == "__main__":

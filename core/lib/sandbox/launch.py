@@ -1,18 +1,16 @@
-"""PID 1 of one run: confine the run and start its programs.
+"""Confining one run and starting its programs (root, inside the run's new PID namespace).
 
-Runs as root in the process that became PID 1 of the run's new PID namespace (a fork of
-the fork server's per-run supervisor, or the exec path's boot interpreter). It reads the
-programs from the fds they came in (nothing of them is on disk), enters fresh mount, IPC
-and network namespaces (on the fork-server path its supervisor has: it then holds them,
-so their teardown happens after the verdict, off the run's path), mounts the run's
-private tmpfs (the programs' working directories are folders in its /tmp), and
-forks one process per program, each of which moves its own pipes to fds 0-4, closes
-everything else, enters its working directory, sets its environment and rlimits, drops to
-its own uid and installs the socket filter before the program's first line runs. The
-first program (the one whose exit decides: a plain program, or the checker of a split
-check) runs in PID 1 itself (fork-server path) or in a child PID 1 reaps (exec path);
-when it ends, PID 1 ends, the kernel kills the rest of the namespace (a candidate's
-process included), and the mount namespace with its tmpfs goes with the last process.
+On the fork-server path the per-run supervisor calls :func:`prepare` (read the programs
+from the fds they came in — nothing of them is on disk —, enter fresh mount, IPC and
+network namespaces, mount the run's private tmpfs, make the programs' working folders in
+its /tmp) and :func:`fork_programs`: the first program's process becomes PID 1 of the
+run, the others (a split check's candidate) start beside it. On the exec path the boot
+interpreter is PID 1 and runs :func:`start`, which does the same and then reaps. Each
+program's process moves its pipes to fds 0-4, closes everything else, enters its working
+folder, sets its environment and rlimits, drops to its own uid and installs the socket
+filter before the program's first line runs. When the first program (a plain program,
+or the checker of a split check) ends, PID 1 is gone and the kernel kills the rest of
+the namespace (the candidate included).
 
 The request is plain JSON: ``programs`` (each ``role`` — ``program``, ``checker`` or
 ``candidate`` — ``uid``, ``cwd``, ``env``), ``rlimits``, ``unshare`` (clone flags),
@@ -38,37 +36,40 @@ CHANNEL_IN, CHANNEL_OUT = 3, 4
 _exit = os._exit
 
 
-def start(req: dict[str, Any], fds: dict[str, int], life: int = -1) -> None:
-    """Confine and run the programs; never returns (exit status: the first program's, or
-    128+N for death by signal N; 126 when the setup failed).
-
-    With a supervisor outside the namespace (the fork server's; ``life`` < 0) the first
-    program runs in PID 1 itself, one fork fewer per run: the supervisor then enforces
-    the CPU limit (the kernel does not deliver its default-action signals to PID 1) and
-    ends the run. On the exec path PID 1 stays a small init that forks every program,
-    reaps, and ends the run when the evaluator's lifeline pipe closes.
-    """
-    programs = req["programs"]
+def start(req: dict[str, Any], fds: dict[str, int], life: int) -> None:
+    """Exec path: as PID 1, confine the run, fork its programs, reap until the first
+    ends (or the evaluator's ``life`` pipe closes); never returns. Exit status: the first
+    program's, 128+N for death by signal N, 126 when the setup failed."""
     try:
-        sources = [_read_all(fds[f"src{i}"]) for i in range(len(programs))]
-        if req.get("unshare"):  # (the fork server's supervisor has entered them already)
-            confine.unshare(req["unshare"])
-        if req.get("tmpfs"):
-            confine.private_tmp([(p["cwd"], p["uid"]) for p in programs], req["tmpfs"],
-                                req["inodes"])
+        sources = prepare(req, fds)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        first = 0 if life >= 0 else 1
-        children = [_fork_program(i, programs[i], sources[i], req, fds)
-                    for i in range(first, len(programs))]
+        children = fork_programs(req, fds, sources)
     except BaseException as e:
         _setup_failed(e, fds.get("err0", 2))
-    if life < 0:
-        _become_program(0, programs[0], sources[0], req, fds)
     for fd in fds.values():
         os.close(fd)
-    if programs[0]["uid"] >= 0:  # nothing of the run may signal its PID 1
-        confine.drop_privileges(programs[0]["uid"])
+    if req["programs"][0]["uid"] >= 0:  # nothing of the run may signal its PID 1
+        confine.drop_privileges(req["programs"][0]["uid"])
     _wait_for(children[0], life)
+
+
+def prepare(req: dict[str, Any], fds: dict[str, int]) -> list[bytes]:
+    """Read the programs, enter the run's namespaces (``unshare``), mount its private
+    tmpfs and make the programs' working folders there; the programs' sources."""
+    sources = [_read_all(fds.pop(f"src{i}")) for i in range(len(req["programs"]))]
+    if req.get("unshare"):
+        confine.unshare(req["unshare"])
+    if req.get("tmpfs"):
+        confine.private_tmp([(p["cwd"], p["uid"]) for p in req["programs"]], req["tmpfs"],
+                            req["inodes"])
+    return sources
+
+
+def fork_programs(req: dict[str, Any], fds: dict[str, int], sources: list[bytes]) -> list[int]:
+    """One confined process per program, started side by side; their pids (on the
+    fork-server path the first becomes PID 1 of the run's PID namespace)."""
+    return [_fork_program(i, p, src, req, fds)
+            for i, (p, src) in enumerate(zip(req["programs"], sources))]
 
 
 def _setup_failed(exc: BaseException, err: int) -> None:
@@ -83,6 +84,7 @@ def _read_all(fd: int) -> bytes:
     chunks = []
     while chunk := os.read(fd, 1 << 20):
         chunks.append(chunk)
+    os.close(fd)
     return b"".join(chunks)
 
 
@@ -99,6 +101,7 @@ def _become_program(index: int, prog: dict[str, Any], source: bytes, req: dict[s
                     fds: dict[str, int]) -> None:
     """Confine this process as program ``index`` and run it; never returns."""
     try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         wanted = {1: fds[f"out{index}"], 2: fds[f"err{index}"]}
         if prog["role"] == "checker":
             wanted[CHANNEL_IN], wanted[CHANNEL_OUT] = fds["chk_in"], fds["chk_out"]
@@ -149,13 +152,12 @@ def _run_role(prog: dict[str, Any], source: bytes) -> None:
 
 
 def _wait_for(child: int, life: int) -> None:
-    if life >= 0:  # exec path: also end when the evaluator is gone (its pipe end closes)
-        try:
-            pidfd = os.pidfd_open(child)
-            if pidfd not in select.select([pidfd, life], [], [])[0]:
-                _exit(125)
-        except OSError:
-            pass
+    try:  # also end when the evaluator is gone (its pipe end closes)
+        pidfd = os.pidfd_open(child)
+        if pidfd not in select.select([pidfd, life], [], [])[0]:
+            _exit(125)
+    except OSError:
+        pass
     while True:  # reap orphans until the deciding program is gone
         try:
             pid, status = os.waitpid(-1, 0)

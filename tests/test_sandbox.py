@@ -27,10 +27,16 @@ if not sys.platform.startswith("linux"):
     pytest.skip("the sandbox is Linux-only", allow_module_level=True)
 
 from jre.lib import sandbox
+from jre.lib.sandbox import (
+    SandboxLimits,
+    check_program,
+    isolation_level,
+    program_with_nonce,
+    run_many,
+    run_program,
+    spawn,
+)
 from jre.lib.sandbox import caps as sbcaps
-from jre.lib.sandbox import spawn
-from jre.lib.sandbox import (SandboxLimits, check_program, isolation_level, program_with_nonce,
-                             run_many, run_program)
 
 LEVEL = isolation_level()
 TOKENS = set(LEVEL.split("+"))

@@ -28,14 +28,26 @@ import pytest
 if not sys.platform.startswith("linux"):
     pytest.skip("the sandbox is Linux-only", allow_module_level=True)
 
-from jre.lib.sandbox import (ChannelError, SandboxLimits, check_split, checker_program, decode,
-                             encode, isolation_level, remove_tree, run_program)
+from jre.lib.sandbox import (
+    ChannelError,
+    SandboxLimits,
+    check_split,
+    checker_program,
+    decode,
+    encode,
+    isolation_level,
+    remove_tree,
+    run_program,
+)
 from jre.lib.sandbox import caps as sbcaps
 
 HERE = Path(__file__).resolve().parent
 HOSTILE = HERE / "fixtures" / "hostile"
 EVAL = HERE / "fixtures" / "eval"
 ATTACKS = sorted(HOSTILE.glob("*.py"))
+sys.path.insert(0, str(EVAL))
+import evalkit  # noqa: E402
+
 FENCE = "```"
 GOOD = "def add_all(numbers):\n    return sum(numbers)\n"
 WRONG = "def add_all(numbers):\n    return 0\n"
@@ -158,13 +170,11 @@ def test_hostile_answers_through_jre_eval(tmp_path: Path) -> None:
             texts.append(f"{FENCE}python\n{code}{FENCE}")
         script = tmp_path / "script.json"
         script.write_text(json.dumps({"JHumanEval/0": texts}), encoding="utf-8")
-        recipe = tmp_path / "recipe.toml"
-        recipe.write_text("\n".join([
-            "schema_version = 1", 'name = "hostile"', f"run_dir = {json.dumps(str(tmp_path / 'run'))}",
-            "[eval]", f'engine = {{name = "scripted", model = "m", script = {json.dumps(str(script))}}}',
-            f"benchmarks = [{{name = \"jhumaneval\", path = {json.dumps(str(EVAL / 'jhumaneval.jsonl'))}, "
-            f"limit = 1, n = {len(samples)}, workers = 2, cpu_seconds = 2, wall_seconds = 5, "
-            "memory_mb = 512}]", "bootstrap = 10", ""]), encoding="utf-8")
+        recipe = evalkit.write_recipe(tmp_path, [{
+            "name": "jhumaneval", "path": str(EVAL / "jhumaneval.jsonl"), "limit": 1,
+            "n": len(samples), "workers": 2, "cpu_seconds": 2, "wall_seconds": 5,
+            "memory_mb": 512}], {"name": "scripted", "model": "m", "script": str(script)},
+            bootstrap=10)
         env = dict(os.environ, TMPDIR=str(tmpdir))
         proc = subprocess.run([sys.executable, str(EVAL / "run_cli.py"), "eval", str(recipe)],
                               env=env, capture_output=True, text=True, timeout=500)
@@ -371,3 +381,12 @@ def test_sandbox_processes_gone_after_kill() -> None:
     while _procs_named(b"jre-hostile") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _procs_named(b"jre-hostile") == []
+
+
+def test_docs_example_runs() -> None:
+    """The Python example of docs/sandbox.md runs as written."""
+    text = (HERE.parent / "docs" / "sandbox.md").read_text(encoding="utf-8")
+    blocks = [b.split("\n", 1)[1] for b in text.split("```")[1::2] if b.startswith("python\n")]
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/sandbox.md", "exec"), {})

@@ -11,15 +11,20 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, Sequence
 
-from pydantic import Field
-
 from jre import hookimpl
 from jre.extract import last_code_block
 from jre.kinds.benchmark import Benchmark, BenchmarkConfig, DatasetSpec, Item, Scored
-from jre.lib.sandbox import (SandboxLimits, SandboxResult, check_many, checker_program,
-                             isolation_level, run_many)
+from jre.lib.sandbox import (
+    SandboxLimits,
+    SandboxResult,
+    check_many,
+    checker_program,
+    isolation_level,
+    run_many,
+)
 from jre.passk import pass_at_k
 from jre.records import Sampling
+from pydantic import Field
 
 PROMPT = ("次の Python 関数を完成させてください。関数全体 (必要な import を含む) を一つの "
           "```python コードブロックで示してください。\n\n```python\n{prompt}```")

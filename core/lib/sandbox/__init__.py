@@ -31,9 +31,17 @@ from jre.lib.sandbox.caps import capabilities
 from jre.lib.sandbox.channel import CandidateError, ChannelError, decode, encode
 from jre.lib.sandbox.cleanup import remove_tree
 from jre.lib.sandbox.limits import SandboxLimits, SandboxResult
-from jre.lib.sandbox.runner import (check_many, check_program, check_split, checker_program,
-                                    isolation_level, program_with_nonce, run_many, run_program,
-                                    sandbox_interpreter, write_source)
+from jre.lib.sandbox.runner import (
+                                    check_many,
+                                    check_program,
+                                    check_split,
+                                    checker_program,
+                                    isolation_level,
+                                    program_with_nonce,
+                                    run_many,
+                                    run_program,
+                                    sandbox_interpreter,
+)
 
 __all__ = [
     "CandidateError",
@@ -53,5 +61,4 @@ __all__ = [
     "run_many",
     "run_program",
     "sandbox_interpreter",
-    "write_source",
 ]

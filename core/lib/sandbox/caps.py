@@ -13,16 +13,18 @@ from __future__ import annotations
 import os
 import random
 import resource
-import secrets
 import shutil
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass, replace
-from typing import Callable
 
-from jre.lib.sandbox.confine import (CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
-                                     unix_socket_filter_supported)
+from jre.lib.sandbox.confine import (
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    unix_socket_filter_supported,
+)
 from jre.lib.sandbox.limits import SandboxLimits
 
 PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -146,9 +148,6 @@ def _quiet_ok(argv: list[str]) -> bool:
         return False
 
 
-Probe = Callable[[Caps], "tuple[bool, str, str]"]
-
-
 def _candidates(root: bool, python: str) -> list[Caps]:
     """Configurations to try, strongest first."""
     out: list[Caps] = []
@@ -227,6 +226,3 @@ def _detect() -> Caps:
     # Every run reports "error" rather than raising at import time.
     return Caps(UNAVAILABLE, (), False, False, sys.executable)
 
-
-def new_nonce() -> str:
-    return secrets.token_hex(16)

@@ -20,12 +20,18 @@ import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import Any
 
 from jre.lib.sandbox import spawn
-from jre.lib.sandbox.caps import (PATH, UNAVAILABLE, Caps, capabilities, exec_caps, fresh_uid,
-                                  rlimits)
+from jre.lib.sandbox.caps import (
+    PATH,
+    UNAVAILABLE,
+    Caps,
+    capabilities,
+    exec_caps,
+    fresh_uid,
+    rlimits,
+)
 from jre.lib.sandbox.cleanup import remove_tree
 from jre.lib.sandbox.limits import SandboxLimits, SandboxResult
 from jre.lib.sandbox.usage import poll_delays
@@ -161,15 +167,6 @@ def probe(caps: Caps) -> tuple[bool, str, str]:
 
 # --------------------------------------------------------------------------------------
 
-def write_source(path: str, text: str) -> None:
-    """Write model text as the program file, whatever it holds: a lone surrogate is kept
-    as its (invalid) UTF-8 bytes and a NUL as is, so the program fails to compile in the
-    sandbox instead of the evaluator failing to write it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(text.encode("utf-8", "surrogatepass"))
-
-
 def _execute(programs: list[tuple[str, str]], nonce: str, limits: SandboxLimits,
              caps: Caps) -> SandboxResult:
     """Run ``programs`` ((source, role)) as one run; the first one's verdict is the result."""
@@ -231,13 +228,6 @@ def _source_fd(text: str) -> int:
     while view:
         view = view[os.write(fd, view):]
     return fd
-
-
-def write_source(path: str, text: str) -> None:
-    """Write model text to a new file ``path`` as :func:`_source_fd` does."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(text.encode("utf-8", "surrogatepass"))
 
 
 def _request(rundir: str, programs: list[tuple[str, str]], limits: SandboxLimits,

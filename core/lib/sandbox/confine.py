@@ -41,14 +41,18 @@ def _tmpfs(target: str, options: str) -> None:
                        options.encode()), f"mount tmpfs on {target}")
 
 
-def private_tmp(workdirs: list[tuple[str, int]], size: int, inodes: int) -> None:
+def private_tmp(size: int, inodes: int) -> None:
     """In the current (fresh) mount namespace: size-limited tmpfs at /tmp, /dev/shm and
-    /var/tmp, and in the new /tmp each ``(workdir, uid)`` as a folder of that uid's alone.
-    Nothing written there reaches the host, and all of it goes with the namespace."""
+    /var/tmp. Nothing written there reaches the host, and all of it goes with the
+    namespace."""
     _check(_libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "make / private")
     for path in TMP_DIRS:
         if os.path.isdir(path) and not os.path.islink(path):
             _tmpfs(path, f"size={size},nr_inodes={inodes},mode=1777")
+
+
+def make_workdirs(workdirs: list[tuple[str, int]]) -> None:
+    """Each ``(workdir, uid)`` as a folder of that uid's alone in the private /tmp."""
     for workdir, uid in workdirs:
         if not workdir.startswith("/tmp/"):
             raise ValueError(f"a private working directory lives in /tmp, not {workdir}")

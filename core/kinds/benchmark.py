@@ -54,6 +54,15 @@ class DatasetSpec:
 
 
 @dataclass
+class Scored:
+    """A score with the status of how it was reached (e.g. the sandbox run's), which the
+    eval stage keeps in the sample's details record as ``status``."""
+
+    score: Any
+    status: dict[str, Any]
+
+
+@dataclass
 class Item:
     """One benchmark question: a stable ``id`` and its dataset row (plus derived fields)."""
 
@@ -196,7 +205,8 @@ class Benchmark(Plugin):
         raise NotImplementedError
 
     def score_many(self, answers: Sequence[Any], item: Item, config: Any) -> list[Any]:
-        """Scores of several answers to one item (override to batch, e.g. in a sandbox)."""
+        """Scores of several answers to one item (override to batch, e.g. in a sandbox); an
+        element may be a :class:`Scored` to keep a status with the score."""
         return [self.score(a, item, config) for a in answers]
 
     def item_metrics(self, scores: Sequence[Any]) -> dict[str, float]:

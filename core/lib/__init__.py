@@ -1,0 +1,1 @@
+"""Domain libraries the plugins use (the framework does not depend on them)."""

@@ -52,6 +52,26 @@ def inside_launcher() -> bool:
     return any(k in os.environ for k in LAUNCH_ENV)
 
 
+def configure_cpu_deepspeed() -> dict[str, Any]:
+    """Start DeepSpeed's process group on CPU (gloo) and return the ``accelerator_config`` that
+    makes ``TrainingArguments`` use it.
+
+    Without a GPU, accelerate finds no device backend for a DeepSpeed run and records one
+    process however many the launcher started (ZeRO then asserts on the batch size); an
+    explicit ``gloo`` backend gives it the launcher's world size. GPU runs never come here.
+    """
+    from datetime import timedelta
+
+    from accelerate import PartialState
+
+    os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
+    try:
+        PartialState(backend="gloo", timeout=timedelta(minutes=30))
+    finally:
+        del os.environ["ACCELERATE_USE_DEEPSPEED"]
+    return {"use_configured_state": True}
+
+
 def world_size(section: Any) -> int:
     """Processes taking part: the launcher's ``WORLD_SIZE`` inside it, else the recipe's."""
     if "WORLD_SIZE" in os.environ:
@@ -391,6 +411,10 @@ def train(recipe: Any, store: Any, *, force: bool = False, console: Any = None,
     ds_path = None
     if section.deepspeed is not None:
         ds_path = str(write_deepspeed_config(section.deepspeed, paths.deepspeed))
+    if ds_path is not None and inside_launcher() and not torch.cuda.is_available():
+        eval_kwargs_state = {"accelerator_config": configure_cpu_deepspeed()}
+    else:
+        eval_kwargs_state = {}
     eval_kwargs: dict[str, Any] = {}
     if eval_ds is not None:
         eval_kwargs = {"eval_strategy": "steps", "eval_steps": section.eval_steps or section.save_steps,
@@ -408,7 +432,7 @@ def train(recipe: Any, store: Any, *, force: bool = False, console: Any = None,
         save_total_limit=section.save_total_limit, report_to=section.report_to, seed=section.seed,
         data_seed=section.seed, remove_unused_columns=False, dataloader_num_workers=section.dataloader_workers,
         deepspeed=ds_path, use_cache=False, dataloader_pin_memory=torch.cuda.is_available(),
-        **_checkpointing_kwargs(section.gradient_checkpointing), **eval_kwargs,
+        **_checkpointing_kwargs(section.gradient_checkpointing), **eval_kwargs, **eval_kwargs_state,
     )
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, attn_implementation=_attn_implementation(section))
     model.config.use_cache = False  # no KV cache: packed rows get block-diagonal masks
@@ -463,7 +487,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("recipe")
     parser.add_argument("--run-dir")
     parser.add_argument("--force", action="store_true")
+    # The deepspeed launcher passes --local_rank=N to every worker (it also sets LOCAL_RANK).
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
     ns = parser.parse_args(argv)
+    if ns.local_rank is not None:
+        os.environ.setdefault("LOCAL_RANK", str(ns.local_rank))
     try:
         recipe = load_recipe(ns.recipe)
         if recipe.train is None:

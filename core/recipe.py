@@ -200,6 +200,10 @@ def parse_recipe(text: str, path: Path) -> Recipe:
             raise _error(path, text, loc + sub, message, more) from None
         except (ValueError, TypeError) as exc:
             raise _error(path, text, loc, str(exc)) from None
+    from jre.engine_checks import sampling_problems
+
+    for loc, message in sampling_problems(recipe):
+        raise _error(path, text, loc, message)
     recipe._path = path.resolve()
     return recipe
 

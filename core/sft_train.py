@@ -19,9 +19,9 @@ import shlex
 import shutil
 import sys
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from contextlib import contextmanager, nullcontext
 from typing import Any, Iterator
 
 from jre.errors import UserError
@@ -63,8 +63,9 @@ def configure_cpu_deepspeed() -> dict[str, Any]:
     """
     from datetime import timedelta
 
-    from accelerate import PartialState
+    from accelerate.state import AcceleratorState, PartialState
 
+    AcceleratorState._reset_state(reset_partial_state=True)  # a study trains again in this process
     os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
     try:
         PartialState(backend="gloo", timeout=timedelta(minutes=30))

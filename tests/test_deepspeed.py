@@ -1,7 +1,7 @@
 """DeepSpeed for real on CPU (gloo): ZeRO-3 over two torchrun processes against a plain run,
 resumed after SIGKILL, and the ``deepspeed``, ``accelerate`` and no-launcher paths.
 
-Every run trains the tiny model for the same 12 optimizer steps of global batch 4 on the same
+Every run trains the tiny model for the same 8 optimizer steps of global batch 4 on the same
 mix, so each one must end at the plain single-process run's weights. The optimizer is
 transformers' torch AdamW (the generated config names none), so no DeepSpeed op is compiled
 except its CPU shared-memory collective, built once into the torch extensions cache.
@@ -23,7 +23,7 @@ from test_train import mix_in_process, write_recipe
 
 pytest.importorskip("deepspeed", reason="the DeepSpeed tests need the jre[deepspeed] extra (in jre[test])")
 
-STEPS = 12
+STEPS = 8
 TRAIN = f"""
 learning_rate = 1e-3
 max_steps = {STEPS}
@@ -87,9 +87,12 @@ def _weights_of(model_dir: Path) -> dict:
 def _assert_same_weights(a: dict, b: dict) -> None:
     import torch
 
-    assert a.keys() == b.keys()
+    # A ZeRO-2 save also writes the output embedding it shares with the input embedding.
+    assert set(b) - set(a) <= {"lm_head.weight"} and set(a) <= set(b)
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=2e-5, msg=key)
+    if "lm_head.weight" in b and "lm_head.weight" not in a:
+        torch.testing.assert_close(b["lm_head.weight"], a["model.embed_tokens.weight"])
 
 
 def _kill_tree(pid: int) -> None:
@@ -135,7 +138,7 @@ def test_zero3_two_processes_resumed_after_sigkill_matches_the_plain_run(plain, 
     resumed = run_jre("train", str(recipe))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     counts = _manifest(recipe)["counts"]
-    assert counts["resumed_from"] in {"checkpoint-4", "checkpoint-8"} and counts["world_size"] == 2
+    assert counts["resumed_from"] == "checkpoint-4" and counts["world_size"] == 2
     assert counts["steps"] == STEPS and counts["gradient_accumulation"] == 1
     config = json.loads((recipe.parent / "run" / "train" / "deepspeed.json").read_text())
     assert config["zero_optimization"]["stage"] == 3
@@ -160,7 +163,9 @@ def test_launchers_start_two_deepspeed_workers(plain, tiny_model, launcher, stag
 def test_deepspeed_without_a_launcher_trains_in_one_process(plain, tiny_model):
     root, reference = plain
     recipe = _recipe(root, tiny_model, "alone", "[train.deepspeed]\nstage = 3\n")
-    assert run_jre("recipe", "check", str(recipe)).returncode == 0
+    from jre.recipe import load_recipe
+
+    assert load_recipe(recipe).train.launch.launcher == "none"  # the recipe check passes it
     proc = run_jre("train", str(recipe))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr

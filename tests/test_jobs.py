@@ -136,3 +136,29 @@ def test_synth_array_tasks_and_merge_run_for_real(tmp_path):
     assert manifest["status"] == "complete" and manifest["counts"]["triples"] == sum(per_worker) == 32
     assert "0 to do" in merged.stderr  # the merge generated nothing
     assert json.loads((tmp_path / "run" / "mix" / "manifest.json").read_text())["status"] == "complete"
+
+
+def test_cluster_docs_recipe_fragment_is_a_valid_recipe(tmp_path):
+    """docs/cluster.md's endpoint-pool table checks as part of a recipe."""
+    import re
+
+    from jre.recipe import load_recipe
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "cluster.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", docs, re.S)
+    assert blocks
+    for i, block in enumerate(blocks):
+        recipe = tmp_path / f"cluster{i}.toml"
+        recipe.write_text(f'schema_version = 1\nname = "cluster"\n{block}', encoding="utf-8")
+        loaded = load_recipe(recipe)
+        engine = loaded.synth.datasets["stem_oss_h"].engine
+        assert engine.name == "openai" and len(engine.config.base_urls) == 3
+
+
+def test_scripts_are_printed_without_out(tmp_path):
+    recipe = _recipe(tmp_path, train=False)
+    result = run_jre("jobs", str(recipe), "--scheduler", "slurm", "--shards", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    heads = [line for line in result.stdout.splitlines() if line.startswith("# ---- ")]
+    assert heads == ["# ---- synth.sbatch ----", "# ---- synth-merge.sbatch ----", "# ---- submit.sh ----"]
+    assert "#SBATCH --array=0-1" in result.stdout and not (tmp_path / "jobs-slurm").exists()

@@ -145,6 +145,52 @@ def run_command(file: Path, only: tuple[str, ...], until: str | None, dry_run: b
     run_recipe(file, only=only, until=until, dry_run=dry_run, force=force, run_dir=run_dir)
 
 
+@cli.command("jobs")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--scheduler", type=click.Choice(["slurm", "pbs"]), required=True, help="SLURM or PBS Pro.")
+@click.option("--out", type=click.Path(path_type=Path), help="Write the scripts and submit.sh here (else print them).")
+@click.option("--shards", type=int, default=1, show_default=True, help="Synthesis workers (--shard I/N).")
+@click.option("--replicas-per-node", type=int, default=1, show_default=True,
+              help="Synthesis workers per node, each on its own GPUs.")
+@click.option("--gpus-per-replica", type=int, default=1, show_default=True, help="GPUs per synthesis worker.")
+@click.option("--nodes", type=int, default=1, show_default=True, help="Training nodes.")
+@click.option("--gpus-per-node", type=int, default=8, show_default=True, help="Training GPUs per node.")
+@click.option("--eval-gpus", type=int, default=1, show_default=True, help="GPUs of the evaluation job.")
+@click.option("--queue", help="SLURM partition or PBS queue.")
+@click.option("--account", help="Account / group charged.")
+@click.option("--time", "walltime", default="24:00:00", show_default=True, help="Wall-clock limit per job.")
+@click.option("--setup", multiple=True, help="Shell line run first in every job (repeatable), e.g. "
+              "'source .venv/bin/activate'.")
+@click.option("--directive", multiple=True, help="Extra scheduler option line (repeatable), e.g. '-P gXX'.")
+@click.option("--run-dir", type=click.Path(path_type=Path), help="Override the run directory.")
+def jobs_command(file: Path, scheduler: str, out: Path | None, shards: int, replicas_per_node: int,
+                 gpus_per_replica: int, nodes: int, gpus_per_node: int, eval_gpus: int, queue: str | None,
+                 account: str | None, walltime: str, setup: tuple[str, ...], directive: tuple[str, ...],
+                 run_dir: Path | None) -> None:
+    """Print (or write) SLURM/PBS job scripts for FILE's synth, train and eval stages."""
+    from jre.jobs import JobSettings, recipe_jobs, submit_script
+    from jre.recipe import load_recipe
+
+    recipe = load_recipe(file)
+    settings = JobSettings(scheduler=scheduler, recipe=recipe.path, workdir=Path.cwd().resolve(),  # type: ignore[arg-type]
+                           run_dir=run_dir.resolve() if run_dir else None, name=recipe.name, queue=queue,
+                           account=account, walltime=walltime, setup=list(setup), directives=list(directive))
+    scripts = recipe_jobs(recipe, settings, shards=shards, replicas_per_node=replicas_per_node,
+                          gpus_per_replica=gpus_per_replica, nodes=nodes, gpus_per_node=gpus_per_node,
+                          eval_gpus=eval_gpus)
+    submit = submit_script(scheduler, scripts)  # type: ignore[arg-type]
+    if out is None:
+        for script in scripts:
+            click.echo(f"# ---- {script.filename} ----\n{script.text}")
+        click.echo(f"# ---- submit.sh ----\n{submit}", nl=False)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for script in scripts:
+        (out / script.filename).write_text(script.text, encoding="utf-8")
+    (out / "submit.sh").write_text(submit, encoding="utf-8")
+    click.echo(f"wrote {', '.join(s.filename for s in scripts)} and submit.sh to {out}; submit with: bash {out / 'submit.sh'}")
+
+
 @cli.group("new")
 def new_group() -> None:
     """Start new things: plugin packages."""

@@ -26,6 +26,7 @@ from jre.sections.report import ReportSection
 from jre.sections.synth import SynthSection
 from jre.sections.train import TrainSection
 from jre.study import StudySection
+from jre.engine_checks import sampling_problems
 from jre.toml_lines import locate
 
 SCHEMA_VERSION = 1
@@ -195,6 +196,8 @@ def parse_recipe(text: str, path: Path) -> Recipe:
             problems += [(loc + sub, message) for sub, message in _validation_errors(exc)]
         except (ValueError, TypeError) as exc:
             problems.append((loc, str(exc)))
+    if not problems:  # sampling checks need every plugin's options validated
+        problems = list(sampling_problems(recipe))
     if problems:
         raise _all(path, text, problems)
     recipe._path = path.resolve()

@@ -19,9 +19,10 @@ import shlex
 import shutil
 import sys
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from jre.errors import UserError
 
@@ -50,6 +51,67 @@ class TrainPaths:
 def inside_launcher() -> bool:
     """Whether this process was started by a distributed launcher."""
     return any(k in os.environ for k in LAUNCH_ENV)
+
+
+def configure_cpu_deepspeed() -> dict[str, Any]:
+    """Start DeepSpeed's process group on CPU (gloo) and return the ``accelerator_config`` that
+    makes ``TrainingArguments`` use it.
+
+    Without a GPU, accelerate finds no device backend for a DeepSpeed run and records one
+    process however many the launcher started (ZeRO then asserts on the batch size); an
+    explicit ``gloo`` backend gives it the launcher's world size. GPU runs never come here.
+    """
+    from datetime import timedelta
+
+    from accelerate.state import AcceleratorState, PartialState
+
+    AcceleratorState._reset_state(reset_partial_state=True)  # a study trains again in this process
+    os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
+    try:
+        PartialState(backend="gloo", timeout=timedelta(minutes=30))
+    finally:
+        del os.environ["ACCELERATE_USE_DEEPSPEED"]
+    return {"use_configured_state": True}
+
+
+def require_deepspeed(where: str | None) -> None:
+    """Raise a one-line :class:`UserError` when ``[train.deepspeed]`` is set but DeepSpeed is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("deepspeed") is None:
+        raise UserError("[train.deepspeed] needs DeepSpeed: pip install 'jre[deepspeed]'", where=where,
+                        field="train.deepspeed")
+
+
+@contextmanager
+def single_process_group() -> Iterator[None]:
+    """Launcher variables for a DeepSpeed run in this one process (``launcher = "none"``).
+
+    DeepSpeed reads its rank and rendezvous from ``RANK``/``WORLD_SIZE``/``MASTER_ADDR``...;
+    with none set it tries MPI discovery (mpi4py). A world of one on a free local port is
+    what it needs; the variables and the process group are undone afterwards.
+    """
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    values = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1",
+              "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def world_size(section: Any) -> int:
@@ -143,7 +205,12 @@ def launch_command(recipe_file: Path, run_dir: Path, section: Any) -> list[str]:
                 f"--node_rank={launch.node_rank}", f"--master_addr={launch.master_addr}",
                 f"--master_port={launch.master_port}", *entry]
     if launch.launcher == "accelerate":
-        return ["accelerate", "launch", "--num_machines", str(launch.nnodes),
+        # Without --multi_gpu (and no `accelerate config` file) accelerate falls back to its
+        # simple launcher: one process, no RANK/MASTER_* variables, so DeepSpeed goes looking
+        # for MPI (mpi4py). --multi_gpu starts the workers through torch.distributed.run, on
+        # CPUs too; the DeepSpeed config itself comes from the training arguments.
+        parallel = ["--multi_gpu"] if launch.nproc_per_node * launch.nnodes > 1 else []
+        return ["accelerate", "launch", *parallel, "--num_machines", str(launch.nnodes),
                 "--num_processes", str(launch.nproc_per_node * launch.nnodes),
                 "--machine_rank", str(launch.node_rank), "--main_process_ip", launch.master_addr,
                 "--main_process_port", str(launch.master_port), *entry]
@@ -334,6 +401,19 @@ def checkpoints_match(folder: Path, identity: str | None) -> bool:
 
 def train(recipe: Any, store: Any, *, force: bool = False, console: Any = None,
           identity: str | None = None) -> dict[str, Any]:
+    """Run SFT for ``recipe`` in this process; see :func:`train_in_process`.
+
+    A DeepSpeed run without a launcher trains as a world of one process.
+    """
+    if recipe.train.deepspeed is not None:
+        require_deepspeed(str(recipe.path) if recipe.path else None)
+    alone = recipe.train.deepspeed is not None and not inside_launcher()
+    with single_process_group() if alone else nullcontext():
+        return train_in_process(recipe, store, force=force, console=console, identity=identity)
+
+
+def train_in_process(recipe: Any, store: Any, *, force: bool = False, console: Any = None,
+                     identity: str | None = None) -> dict[str, Any]:
     """Run SFT for ``recipe`` in this process (one rank of a launched run, or a single device).
 
     Resumes from the newest complete checkpoint unless ``force`` or ``train.resume = false``,
@@ -391,6 +471,9 @@ def train(recipe: Any, store: Any, *, force: bool = False, console: Any = None,
     ds_path = None
     if section.deepspeed is not None:
         ds_path = str(write_deepspeed_config(section.deepspeed, paths.deepspeed))
+    state_kwargs: dict[str, Any] = {}
+    if ds_path is not None and not torch.cuda.is_available():
+        state_kwargs["accelerator_config"] = configure_cpu_deepspeed()
     eval_kwargs: dict[str, Any] = {}
     if eval_ds is not None:
         eval_kwargs = {"eval_strategy": "steps", "eval_steps": section.eval_steps or section.save_steps,
@@ -408,7 +491,7 @@ def train(recipe: Any, store: Any, *, force: bool = False, console: Any = None,
         save_total_limit=section.save_total_limit, report_to=section.report_to, seed=section.seed,
         data_seed=section.seed, remove_unused_columns=False, dataloader_num_workers=section.dataloader_workers,
         deepspeed=ds_path, use_cache=False, dataloader_pin_memory=torch.cuda.is_available(),
-        **_checkpointing_kwargs(section.gradient_checkpointing), **eval_kwargs,
+        **_checkpointing_kwargs(section.gradient_checkpointing), **eval_kwargs, **state_kwargs,
     )
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, attn_implementation=_attn_implementation(section))
     model.config.use_cache = False  # no KV cache: packed rows get block-diagonal masks
@@ -463,7 +546,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("recipe")
     parser.add_argument("--run-dir")
     parser.add_argument("--force", action="store_true")
+    # The deepspeed launcher passes --local_rank=N to every worker (it also sets LOCAL_RANK).
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
     ns = parser.parse_args(argv)
+    if ns.local_rank is not None:
+        os.environ.setdefault("LOCAL_RANK", str(ns.local_rank))
     try:
         recipe = load_recipe(ns.recipe)
         if recipe.train is None:

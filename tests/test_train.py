@@ -224,7 +224,7 @@ master_addr = "10.0.0.1"
     assert zero["sub_group_size"] == 1000000 and zero["stage3_gather_16bit_weights_on_model_save"] is True
     assert ds["train_micro_batch_size_per_gpu"] == "auto" and ds["bf16"] == {"enabled": "auto"}
 
-    for launcher, head in (("accelerate", "accelerate launch --num_machines 2 --num_processes 16"),
+    for launcher, head in (("accelerate", "accelerate launch --multi_gpu --num_machines 2 --num_processes 16"),
                            ("deepspeed", "deepspeed --num_nodes 2 --num_gpus 8")):
         recipe.write_text(recipe.read_text().replace('launcher = "torchrun"', f'launcher = "{launcher}"')
                           .replace('launcher = "accelerate"', f'launcher = "{launcher}"'))

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Iterable, Iterator, Literal, Protocol
 from pydantic import BaseModel
 
 from jre.kinds.base import Plugin, StrictModel
-from jre.records import ChatRequest, Generation
+from jre.records import ChatRequest, Generation, Sampling
 
 ReasoningFormat = Literal["think", "harmony", "none"]
 
@@ -84,3 +84,7 @@ class Engine(Plugin):
 
     def load(self, config: BaseModel | None) -> EngineClient:
         raise NotImplementedError
+
+    def check_sampling(self, config: BaseModel | None, sampling: Sampling) -> str | None:
+        """Why this engine would refuse ``sampling`` (checked with the recipe), or ``None``."""
+        return None

@@ -67,6 +67,17 @@ def run_in_process(recipe: Recipe, store: Any, *, force: bool = False, console: 
                       f"model → {paths.model}")
 
 
+def _executable(name: str) -> str:
+    """``name`` from PATH, else the script beside this Python (a virtualenv not activated)."""
+    import shutil
+    import sys
+
+    if shutil.which(name):
+        return name
+    sibling = Path(sys.executable).parent / name
+    return str(sibling) if sibling.exists() else name
+
+
 def run(ctx: StageContext) -> None:
     from jre.sft_train import format_command, grad_accumulation, inside_launcher, launch_command, world_size
 
@@ -80,7 +91,10 @@ def run(ctx: StageContext) -> None:
         return
     grad_accumulation(section, world_size(section))  # fail before starting any worker
     if section.deepspeed is not None:
-        from jre.sft_train import TrainPaths, write_deepspeed_config
+        from jre.sft_train import TrainPaths, require_deepspeed, write_deepspeed_config
+
+        if not ctx.options.get("print_launch"):
+            require_deepspeed(str(recipe.path))
 
         write_deepspeed_config(section.deepspeed, TrainPaths.of(ctx.store).deepspeed)
     cmd = launch_command(recipe.path or Path("recipe.toml"), ctx.store.root, section)
@@ -91,7 +105,7 @@ def run(ctx: StageContext) -> None:
         return
     ctx.console.print(f"train: launching {format_command(cmd)}")
     try:
-        status = subprocess.call(cmd)
+        status = subprocess.call([_executable(cmd[0]), *cmd[1:]])
     except FileNotFoundError:
         raise UserError(f"launcher {cmd[0]!r} not found; install it (the jre[deepspeed] extra for "
                         "deepspeed) or use --print-launch", field="train.launch.launcher") from None

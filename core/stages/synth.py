@@ -370,7 +370,8 @@ def plan(recipe: Recipe) -> list[str]:
     for name in _order(recipe):
         ds = recipe.synth.datasets[name]
         origin = (f"translated from {ds.translate_from}" if ds.translate_from
-                  else f"{ds.seeds.loader} seeds" + (f" ×{ds.seeds.count:,}" if ds.seeds.count else ""))
+                  else f"{ds.seeds.loader} seeds" + (f" ×{ds.seeds.count:,}" if ds.seeds.count else "")
+                  + (f" + {ds.seed_margin:.0%} margin" if ds.seeds.count and ds.seed_margin else ""))
         lines.append(f"synth {name}: teacher {ds.teacher.name}, {origin}, {ds.samples} sample(s), "
                      f"lang {ds.lang}")
     return lines

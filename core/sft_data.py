@@ -56,18 +56,36 @@ def tokenize_chat(messages: Sequence[dict[str, str]], tokenizer: Any) -> dict[st
     return {"input_ids": ids, "labels": labels}
 
 
+#: What the over-length policy did to one example (the train manifest counts each).
+FIT_STATUSES = ("kept", "truncated", "dropped_over_length", "dropped_no_labels")
+
+
+def fit_status(example: dict[str, list[int]], max_length: int, overlength: str) -> tuple[dict[str, list[int]] | None, str]:
+    """Apply the over-length policy and say what it did (one of :data:`FIT_STATUSES`).
+
+    ``drop`` (the default) leaves out an example longer than ``max_length``: cutting it
+    would train on a trace whose ``</think>`` and response are gone, which teaches exactly
+    the unclosed traces the study measures. ``truncate`` keeps its first ``max_length``
+    tokens. An example left with no label token (a prompt longer than the context) is
+    dropped under either policy.
+    """
+    status = "kept"
+    if len(example["input_ids"]) > max_length:
+        if overlength == "drop":
+            return None, "dropped_over_length"
+        example = {k: v[:max_length] for k, v in example.items()}
+        status = "truncated"
+    if all(x == IGNORE_INDEX for x in example["labels"]):
+        return None, "dropped_no_labels"
+    return example, status
+
+
 def fit_to_context(example: dict[str, list[int]], max_length: int, overlength: str) -> dict[str, list[int]] | None:
     """Apply the over-length policy: ``truncate`` cuts to ``max_length``, ``drop`` returns None.
 
     An example left with no label token (a prompt longer than the context) is dropped too.
     """
-    if len(example["input_ids"]) > max_length:
-        if overlength == "drop":
-            return None
-        example = {k: v[:max_length] for k, v in example.items()}
-    if all(x == IGNORE_INDEX for x in example["labels"]):
-        return None
-    return example
+    return fit_status(example, max_length, overlength)[0]
 
 
 def template_overhead(tokenizer: Any) -> int:

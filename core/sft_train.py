@@ -266,33 +266,36 @@ def tokenized_datasets(tokenizer: Any, files: list[Path], section: Any, cache: P
     """
     from datasets import load_dataset
 
-    from jre.sft_data import fit_to_context, tokenize_chat
+    from collections import Counter
+
+    from jre.sft_data import fit_status, tokenize_chat
 
     raw = load_dataset("parquet", data_files=[str(f) for f in files], split="train", cache_dir=str(cache))
     max_length, overlength = section.max_length, section.overlength
 
     def encode(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        out: dict[str, list[Any]] = {"input_ids": [], "labels": [], "length": [], "truncated": []}
+        out: dict[str, list[Any]] = {"input_ids": [], "labels": [], "length": [], "fit": []}
         for messages in batch["messages"]:
-            ex = tokenize_chat(messages, tokenizer)
-            full = len(ex["input_ids"])
-            ex = fit_to_context(ex, max_length, overlength)
-            if ex is None:
-                continue
-            out["input_ids"].append(ex["input_ids"])
-            out["labels"].append(ex["labels"])
-            out["length"].append(len(ex["input_ids"]))
-            out["truncated"].append(full > max_length)
+            ex, status = fit_status(tokenize_chat(messages, tokenizer), max_length, overlength)
+            out["input_ids"].append(ex["input_ids"] if ex else [])
+            out["labels"].append(ex["labels"] if ex else [])
+            out["length"].append(len(ex["input_ids"]) if ex else 0)
+            out["fit"].append(status)
         return out
 
     tokenized = raw.map(encode, batched=True, batch_size=256, remove_columns=raw.column_names,
                         num_proc=section.tokenize_workers if section.tokenize_workers > 1 else None,
                         desc="tokenize")
+    status = Counter(tokenized["fit"])
+    tokenized = tokenized.filter(lambda fit: fit in ("kept", "truncated"), input_columns="fit")
     counts = {"examples_in": len(raw), "examples": len(tokenized), "dropped": len(raw) - len(tokenized),
-              "truncated": int(sum(tokenized["truncated"])) if len(tokenized) else 0}
+              "overlength_policy": overlength,
+              "over_length": status["truncated"] + status["dropped_over_length"],
+              "truncated": status["truncated"], "dropped_over_length": status["dropped_over_length"],
+              "dropped_no_labels": status["dropped_no_labels"]}
     if len(tokenized) == 0:
         return tokenized, None, counts
-    tokenized = tokenized.remove_columns(["truncated"])
+    tokenized = tokenized.remove_columns(["fit"])
     evaluation = None
     if section.eval_share > 0:
         split = tokenized.train_test_split(test_size=section.eval_share, seed=section.seed)

@@ -4,11 +4,12 @@ Speaks just enough HTTP/1.1 (keep-alive, Content-Length) over asyncio to control
 failure exactly: ``POST /v1/chat/completions``, ``GET /v1/models`` and ``GET /stats``.
 
 What a request gets is chosen by directives in its last user message, else by the server
-options: ``@fmt:NAME`` picks the reasoning format (see :data:`FORMATS`), ``@fault:KIND``
-forces one fault on the first attempt of that prompt (see :data:`FAULTS`; ``400`` is a
-rejection no retry helps), ``@rec:NAME`` answers with the recorded choice NAME of the
-``--recorded`` JSON file (``{NAME: {"message": ..., "finish_reason": ...}}``); with
-``--ignore-n`` every answer has one choice whatever ``n`` asked (transformers serve); a prompt that
+options: ``@fmt:NAME`` picks the reasoning format (see :data:`FORMATS`), ``@fmt1:NAME`` only
+for the first request of that prompt, ``@fault:KIND`` forces one fault on the first attempt
+of that prompt (see :data:`FAULTS`; ``400`` is a rejection no retry helps), ``@rec:NAME``
+answers with the recorded choice NAME of the ``--recorded`` JSON file (``{NAME: {"message":
+..., "finish_reason": ...}}``); with ``--ignore-n`` every answer has one choice whatever ``n``
+asked (transformers serve); a prompt that
 starts with "Translate the following" gets a translation (``【訳】`` + its last line). With
 ``--fault-rate p`` each request fails with probability ``p`` (seeded), cycling through the
 fault kinds. Run it as ``python tests/openai_server.py --port 0 ...``; it prints
@@ -29,10 +30,11 @@ from email.utils import formatdate
 from pathlib import Path
 
 FORMATS = ("r1", "r1_no_open", "prefilled", "reasoning", "reasoning_content",
-           "reasoning_unclosed", "harmony", "harmony_unclosed", "truncated", "plain", "translate")
+           "reasoning_unclosed", "harmony", "harmony_unclosed", "truncated", "plain", "translate",
+           "empty", "refusal", "english")
 FAULTS = ("429", "500", "timeout", "malformed", "drop")
 REJECTIONS = ("400",)
-_DIRECTIVE = re.compile(r"@(fmt|fault|rec):([\w.-]+)")
+_DIRECTIVE = re.compile(r"@(fmt1|fmt|fault|rec):([\w.-]+)")
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
             429: "Too Many Requests", 500: "Internal Server Error"}
 
@@ -49,6 +51,7 @@ class Script:
         self.fault_rate, self.rng, self.api_key = fault_rate, random.Random(seed), api_key
         self.retry_after, self.hang = retry_after, hang
         self.forced_done: set[str] = set()
+        self.fmt_once_done: set[str] = set()
         self.counts: dict[str, int] = {"requests": 0, "answered": 0, "choices": 0,
                                        **{f: 0 for f in FAULTS + REJECTIONS}}
         self._cycle = 0
@@ -90,6 +93,12 @@ def _choice(fmt: str, prompt: str, index: int) -> tuple[dict, str]:
         return {"content": f"<think>\n{trace} and then"}, "length"
     if fmt == "translate":
         return {"content": f"<think>\nTranslating.\n</think>\n\n【訳】{line}"}, "stop"
+    if fmt == "empty":  # a closed trace and nothing after it
+        return {"content": f"<think>\n{trace}\n</think>\n\n"}, "stop"
+    if fmt == "refusal":
+        return {"content": "<think>\nNo.\n</think>\n\nI'm sorry, but I can't help with that."}, "stop"
+    if fmt == "english":  # an answer instead of a translation
+        return {"content": f"<think>\nSolving.\n</think>\n\n{answer}"}, "stop"
     return {"content": answer}, "stop"
 
 
@@ -134,10 +143,14 @@ async def _completion(script: Script, body: bytes, writer: asyncio.StreamWriter)
         writer.transport.abort()
         return None
     default = "translate" if prompt.startswith("Translate the following") else script.fmt
-    fmt = dict(_DIRECTIVE.findall(prompt)).get("fmt", default)
+    directives = dict(_DIRECTIVE.findall(prompt))
+    fmt = directives.get("fmt", default)
+    if "fmt1" in directives and prompt not in script.fmt_once_done:
+        script.fmt_once_done.add(prompt)
+        fmt = directives["fmt1"]
     choices = []
     completion = 0
-    record = dict(_DIRECTIVE.findall(prompt)).get("rec")
+    record = directives.get("rec")
     for i in range(1 if script.ignore_n else int(req.get("n") or 1)):
         if record is not None:
             choice = {"index": i, **script.recorded[record]}

@@ -132,7 +132,7 @@ def test_manifest_token_lengths_match_the_students_tokenizer(mixed, tiny_model):
     assert stats["p90"] == pytest.approx(np.percentile(lengths, 90))
     assert stats["max"] == lengths.max()
     over = stats["over_context"]
-    assert over["context"] == 60 and over["action"] == "truncate"
+    assert over["context"] == 60 and over["action"] == "drop"
     assert over["share"] == pytest.approx((lengths > 60).mean())
     assert 0 < over["share"] < 1  # the fixture straddles the context on purpose
 

@@ -24,9 +24,9 @@ TABLE1 = {
     10: {("stem", "en"): (250_000, "r1"), ("stem", "ja"): (250_000, "oss"),
          ("chat", "en"): (50_000, "oss"), ("chat", "ja"): (50_000, "oss")},
 }
-FACTORS = {1: (0, 1, 2.74, 2300), 2: (0, 1, 2.40, 2100), 3: (0, 0, 2.00, 9300), 4: (0, 0, 2.00, 9300),
-           5: (1, 0, 2.00, 9300), 6: (1, 0, 2.00, 9300), 7: (1, 0, 2.00, 9300), 9: (0, 1, 2.00, 7700),
-           10: (1, 0.5, 2.20, 5700)}
+FACTORS = {1: (0, 1, 2.74, 2.3), 2: (0, 1, 2.40, 2.1), 3: (0, 0, 2.00, 9.3), 4: (0, 0, 2.00, 9.3),
+           5: (1, 0, 2.00, 9.3), 6: (1, 0, 2.00, 9.3), 7: (1, 0, 2.00, 9.3), 9: (0, 1, 2.00, 7.7),
+           10: (1, 0.5, 2.20, 5.7)}
 
 
 @pytest.mark.parametrize("n", range(1, 11))
@@ -48,7 +48,7 @@ def test_recipe_matches_table1(n):
     if n == 8:
         assert f == {"chat": 1}
     else:
-        assert (f["chat"], f["stem_teacher_oss"], f["ppl"], f["trace_len"]) == pytest.approx(FACTORS[n])
+        assert (f["chat"], f["oss"], f["ppl"], f["length_k"]) == pytest.approx(FACTORS[n])
 
 
 def test_all_ten_dry_run(capsys):
@@ -96,3 +96,86 @@ def test_dry_run_reads_no_benchmark_data():
                    env={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stderr
     assert 'eval lm_eval {"n": 16, "task": "aime24"} on vllm: N=16' in proc.stdout
+
+
+def test_factor_names_are_the_ones_examples_paper_analyses():
+    import tomllib
+
+    import pandas as pd
+
+    from jre.recipe import load_recipe
+
+    examples = PAPER.parents[1] / "examples" / "paper"
+    aicc = tomllib.loads((examples / "aicc.toml").read_text())
+    wanted = set(next(a for a in aicc["analyze"]["analyses"] if a["name"] == "aicc")["factors"])
+    table = pd.read_csv(examples / "factors.csv", dtype={"run": str})
+    assert wanted <= set(table.columns)
+    for n in range(1, 11):
+        factors = load_recipe(PAPER / f"exp{n:02d}.toml").factors
+        assert set(factors) == ({"chat"} if n == 8 else wanted)
+        if n != 8:  # the recipes say what the published table says, in the same units
+            rows = table[table["run"] == str(n)]
+            for name in wanted:
+                assert factors[name] == pytest.approx(rows[name].mean()), (n, name)
+
+
+def test_english_benchmarks_score_zero_shot_instruct_output():
+    from lm_eval.tasks import TaskManager
+
+    from jre.recipe import load_recipe
+
+    recipe = load_recipe(PAPER / "exp01.toml")
+    entries = {b.options.get("task"): b.options for b in recipe.eval.benchmarks if b.name == "lm_eval"}
+    gpqa, math500 = entries["gpqa_diamond_cot_zeroshot_seeded"], entries["minerva_math500"]
+    assert gpqa["filter"] == "flexible-extract" and math500["metric"] == "math_verify"
+    from lm_eval.filters import build_filter_ensemble
+
+    manager = TaskManager(include_path=str(PAPER / gpqa["include_path"]))
+    config = manager.task_index["gpqa_diamond_cot_zeroshot_seeded"].cfg
+    upstream = manager.task_index["gpqa_diamond_cot_zeroshot"].cfg
+    assert config["dataset_name"] == "gpqa_diamond"
+    assert config["doc_to_text"] == upstream["doc_to_text"]
+    # The answer of a zero-shot instruct model: lm-eval's own filters on the same text.
+    text = "Option (A) cannot hold, since the field vanishes. Therefore the correct choice is (C)."
+    doc = {"choices": ["a", "b", "c", "d"], "answer": "(C)"}
+    got = {}
+    for entry in config["filter_list"]:
+        ensemble = build_filter_ensemble(entry["name"], [[f["function"], {k: v for k, v in f.items()
+                                                                         if k != "function"} or None]
+                                                         for f in entry["filter"]])
+        out = [[text]]
+        for make in ensemble.filters:
+            out = make().apply(out, [doc])
+        got[entry["name"]] = list(out)[0]
+    assert got["flexible-extract"] == "(C)" and got["strict-match"] != "(C)"
+
+
+def test_gpqa_choice_order_is_seeded_per_question():
+    import importlib.util
+    import random
+
+    spec = importlib.util.spec_from_file_location("gpqa_seeded", PAPER / "lm_eval_tasks" / "utils.py")
+    utils = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(utils)
+    docs = [{"Question": f"Q{i}?", "Correct Answer": "right", "Incorrect Answer 1": "w1",
+             "Incorrect Answer 2": "w2", "Incorrect Answer 3": "w3"} for i in range(40)]
+    random.seed(1)
+    first = [utils.process_doc(d) for d in docs]
+    random.seed(2)
+    second = [utils.process_doc(d) for d in reversed(docs)][::-1]
+    assert first == second  # independent of the global random state and of the order
+    assert all(d["choices"][ord(d["answer"][1]) - 65] == "right" for d in first)
+    assert len({d["answer"] for d in first}) == 4  # still shuffled
+
+
+def test_replay_recipe_builds_every_table1_dataset_under_the_synth_names():
+    from jre.recipe import load_recipe
+
+    replay, synth = load_recipe(PAPER / "replay.toml"), load_recipe(PAPER / "synth.toml")
+    assert set(replay.synth.datasets) == set(synth.synth.datasets)
+    assert replay.run_dir == synth.run_dir
+    for name, ds in replay.synth.datasets.items():
+        assert ds.teacher.name == "replay" and ds.seeds.count == synth.synth.datasets[
+            name].seeds.count if synth.synth.datasets[name].seeds else True
+    assert not (PAPER / "synth_exp09_oss_h.toml").exists()
+    assert "stem_oss_h_en" in (PAPER / "exp09.toml").read_text()

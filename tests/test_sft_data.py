@@ -143,3 +143,14 @@ def test_pack_groups_is_a_partition_within_the_context():
     assert packed_efficiency(lengths, groups, 4096) > 0.95
     # An example longer than the context gets a row of its own.
     assert pack_groups([10, 5000, 10], 4096) in ([[1], [0, 2]], [[1], [2, 0]])
+
+
+def test_fit_status_says_what_the_overlength_policy_did():
+    from jre.sft_data import IGNORE_INDEX, fit_status
+
+    long = {"input_ids": list(range(10)), "labels": [IGNORE_INDEX] * 4 + list(range(4, 10))}
+    assert fit_status(long, 6, "drop") == (None, "dropped_over_length")
+    cut, status = fit_status(long, 6, "truncate")
+    assert status == "truncated" and cut["input_ids"] == list(range(6))
+    assert fit_status(long, 4, "truncate") == (None, "dropped_no_labels")  # only prompt left
+    assert fit_status(long, 10, "drop") == (long, "kept")

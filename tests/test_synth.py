@@ -68,6 +68,7 @@ teacher = "r1"
 samples = 2
 engine = {_engine(server.base_url)}
 seeds = {{ loader = "nemotron", path = "{FIXTURES / 'nemotron'}", count = 10 }}
+margin = 0
 
 [synth.datasets.stem_ja]
 teacher = "r1"
@@ -235,6 +236,7 @@ def test_bad_inputs_are_one_clear_line(tmp_path, server):
     assert "'question'" in line and "seeds.jsonl" in line
 
 
-def test_paper_recipe_checks():
-    result = run_jre("recipe", "check", str(REPO / "recipes" / "paper" / "synth_exp09_oss_h.toml"))
+@pytest.mark.parametrize("name", ["synth.toml", "replay.toml"])
+def test_paper_recipe_checks(name):
+    result = run_jre("recipe", "check", str(REPO / "recipes" / "paper" / name))
     assert result.returncode == 0, result.stderr + result.stdout

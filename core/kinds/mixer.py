@@ -44,7 +44,7 @@ class MixContext:
     out_dir: Path
     tokenizer: str | None = None
     max_length: int | None = None
-    overlength: str = "truncate"
+    overlength: str = "drop"
     console: "Console | None" = None
 
 

@@ -60,7 +60,9 @@ class TrainSection(StrictModel):
     micro_batch_size: int = Field(default=1, ge=1)  # per device
     max_length: int = Field(default=32768, ge=16)
     packing: bool = False
-    overlength: Literal["truncate", "drop"] = "truncate"
+    # Examples longer than max_length: "drop" (default; truncating would cut </think> and the
+    # response off) or "truncate". The train manifest counts both.
+    overlength: Literal["drop", "truncate"] = "drop"
     lr_scheduler: str = "linear"
     warmup_ratio: float = Field(default=0.0, ge=0, le=1)
     weight_decay: float = Field(default=0.0, ge=0)

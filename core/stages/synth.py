@@ -132,12 +132,10 @@ def _shard(items: list[Any], shard: tuple[int, int]) -> list[Any]:
     return items if n == 1 else [x for k, x in enumerate(items) if k % n == i]
 
 
-def _load_seeds(recipe: Recipe, name: str) -> list[Any]:
-    from jre.seeds import load_seeds
+def _load_seeds(recipe: Recipe, name: str) -> Any:
+    from jre.seeds import dataset_seeds
 
-    ds = recipe.synth.datasets[name]
-    return load_seeds(ds.seeds, recipe.resolve_path, lang=ds.lang if ds.translate_from is None else "en",
-                      domain=ds.domain)
+    return dataset_seeds(recipe.synth, name, recipe.resolve_path)
 
 
 def _request_seed(base: int | None, seed_id: str, index: int) -> int | None:
@@ -147,23 +145,35 @@ def _request_seed(base: int | None, seed_id: str, index: int) -> int | None:
 
 
 def _translate(ctx: StageContext, name: str, ds: Any, folder: Path) -> list[Any]:
-    """Japanese seeds translated from ``ds.translate_from``'s seeds (cached, resumable)."""
-    from jre.seeds import Seed
+    """Japanese seeds translated from ``ds.translate_from``'s seeds (cached, resumable).
+
+    A translation that is empty, a refusal, or not Japanese enough (:mod:`jre.translation`)
+    is asked again, up to ``translate_retries`` times; rejections are counted by reason in
+    the seed report.
+    """
+    from jre.seeds import Seed, SeedSet
+    from jre.translation import translation_problem
 
     recipe = ctx.recipe
     where = str(recipe.path)
-    source = _shard(_load_seeds(recipe, ds.translate_from), ctx.shard)
+    loaded = _load_seeds(recipe, ds.translate_from)
+    source = _shard(loaded, ctx.shard)
     translator, settings = _teacher(ds.translator or ds.teacher)
     ident = stable_id(settings.identity(), ds.translate_prompt)
     out_dir = folder / "translations"
     done = {r["source_id"]: r for r in iter_records(shard_paths(out_dir)) if r.get("translator") == ident}
-    todo = [s for s in source if s.id not in done]
+    rejected: dict[str, int] = {}
     failed = 0
-    if todo:
+    for attempt in range(ds.translate_retries + 1):
+        todo = [s for s in source if s.id not in done]
+        if not todo:
+            break
+        failed = 0
         client = _engine_client(ds.translator_engine or ds.engine, settings, where,
                                 f"synth.datasets.{name}.translator_engine")
         by_id = {s.id: s for s in todo}
-        requests = (translator.request(settings, s.id, ds.translate_prompt.format(text=s.instruction), 1)
+        requests = (translator.request(settings, s.id, ds.translate_prompt.format(text=s.instruction), 1,
+                                       sample_seed=_request_seed(settings.sampling.seed, s.id, attempt))
                     for s in todo)
         worker = f"worker-{ctx.shard[0]:03d}-of-{ctx.shard[1]:03d}.jsonl"
         progress = _Progress(ctx, f"translate {name}", len(source), len(source) - len(todo))
@@ -174,10 +184,13 @@ def _translate(ctx: StageContext, name: str, ds: Any, folder: Path) -> list[Any]
                     text = (gen.content or "").strip()
                     progress.update(1, tokens=gen.completion_tokens or 0, unclosed=int(not gen.think_closed),
                                     retries=client.stats.get("retries", 0))
-                    if not gen.think_closed or not text:
+                    src = by_id[request.id]
+                    problem = "unclosed" if not gen.think_closed else translation_problem(
+                        text, src.instruction, min_share=ds.min_japanese_share)
+                    if problem is not None:
+                        rejected[problem] = rejected.get(problem, 0) + 1
                         failed += 1
                         continue
-                    src = by_id[request.id]
                     record = {"id": stable_id(ident, src.id), "source_id": src.id, "translator": ident,
                               "instruction": text, "source_instruction": src.instruction}
                     writer.write(record)
@@ -188,7 +201,9 @@ def _translate(ctx: StageContext, name: str, ds: Any, folder: Path) -> list[Any]
         failed += len(getattr(client, "failed", []))
     if failed:
         ctx.console.print(f"synth {name}: {failed} instructions could not be translated; rerun to retry")
-    seeds = []
+    report = {**loaded.report, "translation": {"rejected": rejected, "untranslated": failed,
+                                               "retries": ds.translate_retries}}
+    seeds = SeedSet(report=report)
     for s in source:
         record = done.get(s.id)
         if record is not None:
@@ -280,7 +295,7 @@ def run_dataset(ctx: StageContext, name: str) -> dict[str, Any]:
     extra = {"data_hash": data_hash, "teacher": settings.name, "teacher_model": settings.model,
              "prefilled_think": settings.prefilled_think,
              "reasoning_effort": settings.reasoning_effort, "shard": list(ctx.shard),
-             "retries_total": carried + retries}
+             "retries_total": carried + retries, "seeds": getattr(seeds, "report", None)}
     if failed or missing_triples:
         ctx.store.finish(manifest, *parts, counts=counts, extra=extra, status="incomplete")
         why = failed[0][1] if failed else "the engine returned fewer samples than requested"
@@ -371,7 +386,8 @@ def plan(recipe: Recipe) -> list[str]:
     for name in _order(recipe):
         ds = recipe.synth.datasets[name]
         origin = (f"translated from {ds.translate_from}" if ds.translate_from
-                  else f"{ds.seeds.loader} seeds" + (f" ×{ds.seeds.count:,}" if ds.seeds.count else ""))
+                  else f"{ds.seeds.loader} seeds" + (f" ×{ds.seeds.count:,}" if ds.seeds.count else "")
+                  + (f" + {ds.seed_margin:.0%} margin" if ds.seeds.count and ds.seed_margin else ""))
         lines.append(f"synth {name}: teacher {ds.teacher.name}, {origin}, {ds.samples} sample(s), "
                      f"lang {ds.lang}")
     return lines

@@ -7,15 +7,25 @@ listed first). ``strip_trace`` keeps instruction and response only (experiment 7
 
 Selection is a seeded uniform sample: every usable row gets a 64-bit hash of (seed, id)
 and the lowest hashes win, so the mix depends on the seed and the ids only. With
-``dedupe = "instruction"`` one row per instruction survives, across the whole mix. Two
-streaming passes keep memory flat in the row count: the first keeps three integers per
-candidate row, the second streams the chosen rows into Parquet shards.
+``dedupe = "instruction"`` one row per instruction survives, across the whole mix. Rows are
+unusable when their response is empty, their generation was cut at the token limit
+(``finish_reason = "length"``) or they have no trace (unless ``strip_trace``); the manifest
+counts every drop by reason, per component and language. Synthesis asks for a few per cent
+more seeds than the mix takes (``synth.datasets.*.margin``) so these drops still leave
+exact counts.
+
+``prompts`` decides whether two slots may train on the same prompt: ``independent`` (the
+paper: the En and Ja halves of experiments 8 and 10 are sampled independently from seeds
+of one pool, so they share prompts by chance, ~25k and ~42k) or ``disjoint`` (a prompt, keyed
+by its English seed id, appears in one slot only). Two streaming passes keep memory flat in
+the row count: the first keeps three integers per candidate row, the second streams the
+chosen rows into Parquet shards.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -29,7 +39,7 @@ from jre.plugins.mixers._select import Candidates, instruction_hash, priority, s
 from jre.plugins.mixers._sources import Source, iter_rows, resolve_source
 from jre.plugins.mixers._write import ParquetShards, TokenCounter, load_tokenizer, to_example
 
-_PASS1_COLUMNS = ("id", "instruction", "trace", "response", "lang_in", "finish_reason")
+_PASS1_COLUMNS = ("id", "instruction", "trace", "response", "lang_in", "finish_reason", "meta")
 
 
 class Component(StrictModel):
@@ -72,6 +82,7 @@ class CompositionConfig(StrictModel):
     components: list[Component] = Field(min_length=1)
     seed: int = 0
     dedupe: Literal["instruction", "none"] = "instruction"
+    prompts: Literal["independent", "disjoint"] = "independent"
     allow_fewer: bool = False
     tokenizer: str | None = None
     length_sample: int = Field(default=20000, ge=0)
@@ -97,6 +108,7 @@ class _Slot:
     available: int = 0
     selected: int = 0
     filtered: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     taken_elsewhere: int = 0
     written: int = 0
@@ -110,12 +122,25 @@ def _teacher_of(component: Component, lang: str | None, spec: str, recipe: Any) 
     return label or "as recorded in the source"
 
 
-def _usable(row: dict[str, Any], component: Component) -> bool:
-    if not row.get("response"):
-        return False
+def _drop_reason(row: dict[str, Any], component: Component) -> str | None:
+    """Why a source row cannot enter the mix (None when it can)."""
     if not component.keep_unclosed and row.get("finish_reason") == "length":
-        return False
-    return component.strip_trace or row.get("trace") is not None
+        return "truncated"
+    if not (row.get("response") or "").strip():
+        return "empty_response"
+    if not component.strip_trace and not (row.get("trace") or "").strip():
+        return "no_trace"
+    return None
+
+
+def prompt_key(row: dict[str, Any]) -> str:
+    """The seed a row answers (a translation keeps its English seed id), else its instruction."""
+    meta = row.get("meta") or {}
+    if isinstance(meta, dict):
+        for key in ("source_id", "seed_id"):
+            if meta.get(key):
+                return f"seed:{meta[key]}"
+    return f"instruction:{' '.join(str(row.get('instruction') or '').split())}"
 
 
 class CompositionMixer(Mixer):
@@ -182,19 +207,26 @@ class CompositionMixer(Mixer):
                         if "id" not in row or "instruction" not in row:
                             raise UserError("a source row has no `id` or `instruction`; expected Triple "
                                             "records", where=sources[spec].label)
-                        if not _usable(row, comp):
+                        reason = _drop_reason(row, comp)
+                        if reason is not None:
                             slot.filtered += 1
+                            slot.dropped[reason] = slot.dropped.get(reason, 0) + 1
                             continue
-                        cands.add(ordinal, priority(config.seed, str(row["id"])),
-                                  instruction_hash(row["instruction"]))
+                        key = prompt_key(row) if config.prompts == "disjoint" else row["instruction"]
+                        cands.add(ordinal, priority(config.seed, str(row["id"])), instruction_hash(key))
                     progress.remove_task(task)
                     columns = cands.columns()
                     del cands
-                    sel, hashes = select(*columns, count, dedupe=config.dedupe == "instruction", taken=taken)
+                    sel, hashes = select(*columns, count, taken=taken,
+                                         dedupe=config.dedupe == "instruction" or config.prompts == "disjoint")
                     del columns
                     taken = np.concatenate([taken, hashes])
                     slot.available, slot.selected = sel.available, len(sel.ordinals)
                     slot.duplicates, slot.taken_elsewhere = sel.duplicates, sel.taken_elsewhere
+                    if sel.duplicates:
+                        slot.dropped["duplicate_instruction"] = sel.duplicates
+                    if sel.taken_elsewhere:
+                        slot.dropped["taken_by_earlier_component"] = sel.taken_elsewhere
                     allow = comp.allow_fewer if comp.allow_fewer is not None else config.allow_fewer
                     if slot.selected < count and not allow:
                         what = f"{count:,} {lang} examples" if lang else f"{count:,} examples"
@@ -270,9 +302,18 @@ class CompositionMixer(Mixer):
             tokens["note"] = tok_note or "no tokenizer given (train.base_model or mix.tokenizer); lengths not measured"
         shortfalls = [f"{s.component}/{s.lang or 'any'}: {s.written:,} of {s.requested:,}"
                       for s in slots if s.written < s.requested]
+        drops: dict[str, dict[str, int]] = {}
+        for s in slots:
+            part = drops.setdefault(f"{s.component}/{s.lang or 'any'}", {})
+            for reason, n in s.dropped.items():
+                part[reason] = part.get(reason, 0) + n
+            if s.available > s.written:
+                part["surplus"] = part.get("surplus", 0) + s.available - s.written
         counts = {"rows": sum(by_component.values()), "components": by_component,
                   "languages": by_lang, "component_languages": by_pair, "files": len(files)}
-        extra = {"seed": config.seed, "dedupe": config.dedupe, "columns": list(MIX_COLUMNS),
+        counts["dropped"] = {k: sum(v for r, v in d.items() if r != "surplus") for k, d in drops.items()}
+        extra = {"seed": config.seed, "dedupe": config.dedupe, "prompts": config.prompts,
+                 "drops": drops, "columns": list(MIX_COLUMNS),
                  "slots": [asdict(s) for s in slots], "tokens": tokens, "shortfalls": shortfalls,
                  "hashes": {"dataset": dataset_hash, "files": hashes}}
         return MixResult(counts=counts, extra=extra)

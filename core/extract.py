@@ -268,8 +268,8 @@ def extract_choice(text: str | None, letters: str = "ABCD") -> str | None:
 # (``\boxed{1}, \boxed{2}`` is one answer ``1, 2``) unless a later statement revises it
 # (``wait, actually the answer is 6``); without a box, the last answer statement
 # (``答えは12です``, ``答え：４``, ``全部で6通りです``, ``よって x = 3``, ``the answer is 5``) — never
-# merely the last number, which may come from the problem; else a last line that is only an
-# expression. The value is cleaned for math-verify: counters and units (``12個``, ``6通り``)
+# merely the last number, which may come from the problem; else a value stated with a copula
+# (``…は 13 です``); else a last line that is only an expression. The value is cleaned for math-verify: counters and units (``12個``, ``6通り``)
 # dropped, ``°`` → ``^\circ``, ``√3`` → ``\sqrt{3}``, ``π`` → ``\pi``, ``1,000`` → ``1000``.
 
 _CJK = r"\u3040-\u30ff\u3400-\u9fff\u3005\u30f6"
@@ -384,14 +384,20 @@ def _statements(text: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
+_COPULA_VALUE = re.compile(
+    rf"(?:は|が)\s*({_PLAIN_EXPR.pattern}|\$[^$\n]+\$)\s*[{_CJK}]{{0,3}}?\s*"
+    r"(?:です|である|となります|となる|になります|になる)(?=[。.\s]|$)")
+
+
 def extract_math(text: str | None) -> str | None:
     """The final answer of a worked math solution as LaTeX for math-verify, or ``None``.
 
     The last group of ``\\boxed{…}`` (several boxes parted only by commas or ``と`` form one
     answer) unless a later statement after a revision cue (``wait``, ``actually``, ``いや``,
     ``訂正``…) gives another value; else the last answer statement (``答えは12です``,
-    ``答え：４``, ``全部で6通り``, ``よって x = 3``, ``the answer is 5``); else a last line that
-    is only an expression. ``None`` when the text states no answer: the last number of a
+    ``答え：４``, ``全部で6通り``, ``よって x = 3``, ``the answer is 5``); else the last
+    ``…は 13 です`` of a reply whose last sentence is complete; else a last line that is only
+    an expression. ``None`` when the text states no answer: the last number of a
     reply is not taken, it may come from the problem. Counters and units are dropped
     (``\\boxed{12個}`` → ``12``), ``90°`` becomes ``90^\\circ``.
     """
@@ -410,6 +416,11 @@ def extract_math(text: str | None) -> str | None:
         return f"\\boxed{{{cleaned}}}" if cleaned else None
     if statements:
         return f"${_clean_math(statements[-1][1])}$"
+    # "…の第 7 項は 13 です。": the last "は <value> です" of a reply that ends its last
+    # sentence (a trace cut off mid-sentence states intermediate values this way too).
+    stated = _COPULA_VALUE.findall(text)
+    if stated and re.search(r"[。.!?！？]\s*$", text):
+        return f"${_clean_math(stated[-1])}$"
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if lines:
         last = re.sub(r"\s*(?:です|である|だ)?[\s。.]*$", "", lines[-1])

@@ -88,6 +88,8 @@ def test_extract_choice_statements(text, expected) -> None:
     ("\\boxed{5}\n\nいや、計算ミスがありました。5 ではなく、正しくは 6 です。", "6"),
     ("\\boxed{3}\n\n検算: 3 × 4 = 12 なので正しい。", "3"),  # a check is no revision
     ("12 個のりんごを 4 人で分けると、まず 12 を 4 で", None),  # numbers of the problem
+    ("数列 1, 1, 2, 3, 5, 8, 13 の第 7 項は 13 です。", "13"),  # "は <value> です"
+    ("初項は 3 です。次に公差 d を求めると、a_2 = ", None),  # a trace cut mid-sentence
     ("", None),
 ])
 def test_extract_math(text, expected) -> None:

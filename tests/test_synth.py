@@ -158,7 +158,13 @@ seeds = {{ loader = "file", path = "{seeds}", fields = {{ id = "qid", instructio
             proc = subprocess.Popen([sys.executable, "-c", "from jre.cli import main; main()", "synth",
                                      str(recipe)], cwd=work, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL, env=os.environ.copy())
-            time.sleep(rng.uniform(1.0, 2.2))
+            # Kill at a random moment after this attempt has written something (start-up
+            # time varies with the machine's load, so a fixed delay may land before any work).
+            before, deadline = (counts[-1] if counts else 0), time.monotonic() + 120
+            while proc.poll() is None and time.monotonic() < deadline and (
+                    len(_lines(shards)) if shards.exists() else 0) <= before:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 0.6))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             counts.append(len(_lines(shards)) if shards.exists() else 0)

@@ -55,7 +55,9 @@ TEXT_ATTACKS = {"text_lone_surrogate": "def add_all(numbers):\n    return -1  # 
                 "text_nul": "def add_all(numbers):\n    return -1\n\x00\n"}
 TOKENS = set(isolation_level().split("+"))
 SHM_KEY = 0x4A524548
-MARKS = ("jre-hostile", "jre-sbx-", "jre-w")
+# Names only this suite's runs make (the evaluator's own folders go to the test's TMPDIR,
+# checked empty; other users of this machine may be running sandboxes meanwhile).
+MARKS = ("jre-hostile", "jre-w")
 pytestmark = pytest.mark.timeout(600)
 
 

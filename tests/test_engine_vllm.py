@@ -152,7 +152,7 @@ def test_missing_vllm_is_one_line(tmp_path):
     with pytest.raises(UserError) as info:
         engine.load(engine.parse_config({"model": "x"}))
     assert INSTALL_HINT in str(info.value)
-    (tmp_path / "seeds.jsonl").write_text('{"q": "hi"}\n')
+    (tmp_path / "seeds.jsonl").write_text('{"q": "Explain why the sky is blue in two short sentences."}\n')
     recipe = tmp_path / "r.toml"
     recipe.write_text('schema_version = 1\nname = "v"\nrun_dir = "run"\n[synth.datasets.d]\n'
                       'teacher = "oss"\nengine = "vllm"\n'

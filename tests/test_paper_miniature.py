@@ -120,7 +120,7 @@ def mini_experiment(n: int, tmp: Path, source_run: Path, tiny_model: Path, tag: 
     for entry in data["eval"]["benchmarks"]:
         if isinstance(entry, str) and entry in native:
             benchmarks.append({"name": entry, "path": str(EVAL_FIX / native[entry]), "limit": 1, "n": 1})
-        elif entry.get("task") == "gpqa_diamond_cot_zeroshot_seeded":
+        elif isinstance(entry, dict) and entry.get("task") == "gpqa_diamond_cot_zeroshot_seeded":
             benchmarks.append({**entry, "include_path": str(_task_folder(tmp)), "n": 1, "limit": 1})
         # MATH-500 and AIME read hub datasets that a test cannot download.
     data["eval"] = {"engine": {"name": "hf", "device": "cpu", "batch_size": 4},

@@ -223,3 +223,36 @@ def test_unchanged_mix_is_skipped(tmp_path):
     assert first.returncode == 0, first.stderr
     again = run_jre("mix", str(recipe))
     assert again.returncode == 0 and "up to date" in again.stderr
+
+
+def _halves(tmp: Path) -> tuple[Path, Path]:
+    en, ja = tmp / "en.jsonl", tmp / "ja.jsonl"
+    base = {"trace": "t", "response": "r", "lang_trace": "en", "domain": "chat", "finish_reason": "stop"}
+    en.write_text("".join(json.dumps({**base, "id": f"e{i}", "instruction": f"Question {i}?", "lang_in": "en",
+                                      "meta": {"seed_id": f"s{i}"}}) + "\n" for i in range(20)))
+    ja.write_text("".join(json.dumps({**base, "id": f"j{i}", "instruction": f"質問 {i}?", "lang_in": "ja",
+                                      "meta": {"seed_id": f"s{i}", "source_id": f"s{i}"}}) + "\n"
+                          for i in range(20)))
+    return en, ja
+
+
+@pytest.mark.parametrize("prompts", ["independent", "disjoint"])
+def test_halves_share_prompts_only_when_independent(tmp_path, prompts):
+    en, ja = _halves(tmp_path)
+    body = f"""
+[mix]
+seed = 1
+prompts = "{prompts}"
+[[mix.components]]
+name = "chat"
+count = 20
+sources = {{ en = "{en}", ja = "{ja}" }}
+"""
+    store = _run_mix(_recipe(tmp_path, body))
+    rows = _rows(store)
+    seeds = {lang: {int(r["id"][1:]) for r in rows if r["lang_in"] == lang} for lang in ("en", "ja")}
+    assert len(seeds["en"]) == len(seeds["ja"]) == 10
+    shared = seeds["en"] & seeds["ja"]
+    assert (not shared) if prompts == "disjoint" else bool(shared)
+    manifest = json.loads((store.root / "mix" / "manifest.json").read_text())
+    assert manifest["extra"]["prompts"] == prompts

@@ -34,6 +34,11 @@ class AiccConfig(StrictModel):
     count_variance: bool = False
     levels: tuple[float, float, float] = (0.10, 0.05, 0.025)  # *, **, ***
     max_factors: int | None = Field(default=None, ge=1)
+    # Factors measured on each run's own mix (under the base model) instead of the values
+    # declared in the recipes, e.g. ["ppl", "length_k"]; rows of `measured_domain` only.
+    measured: list[str] = Field(default_factory=list)
+    measured_domain: str = "stem"
+    measured_examples: int | None = Field(default=1000, ge=1)
 
 
 def stars(p: float | None, levels: tuple[float, float, float] = (0.10, 0.05, 0.025)) -> str:
@@ -123,7 +128,13 @@ class Aicc(Analysis):
         import pandas as pd
 
         config = config or AiccConfig()
-        factors = factor_matrix(inputs.factors)
+        table = inputs.factors
+        if config.measured:
+            from jre.plugins.analyses._measured import measure
+
+            table = measure(inputs, config.measured, domain=config.measured_domain,
+                            limit=config.measured_examples)
+        factors = factor_matrix(table)
         chosen = config.factors or list(factors.columns)
         missing = [f for f in chosen if f not in factors.columns]
         if missing:
@@ -191,6 +202,8 @@ class Aicc(Analysis):
             figures=figures,
             data={"k_rule": k_rule, "count_variance": config.count_variance,
                   "target": config.target, "factors": chosen, "excluded": sorted(excluded),
+                  "measured": list(config.measured),
+                  "factor_values": {str(k): v for k, v in factors[chosen].to_dict("index").items()},
                   "levels": list(config.levels),
                   "selection": [{k: v for k, v in row.items()} for row in selected]})
 

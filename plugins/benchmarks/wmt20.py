@@ -25,6 +25,11 @@ PROMPTS = {
 LABELS = {"ja": r"日本語\s*[:：]", "en": r"English\s*:"}
 
 
+def _first(value: Any) -> Any:
+    """``value``, or its first element when it is a list."""
+    return value[0] if isinstance(value, list) and value else value
+
+
 class WMT20(Benchmark):
     """One direction of the WMT20 news test set (``lighteval/sacrebleu_manual``)."""
 
@@ -45,8 +50,10 @@ class WMT20(Benchmark):
             if not isinstance(pair, dict) or self.source_lang not in pair or self.target_lang not in pair:
                 raise UserError(f"row {index}: `translation` needs keys {self.source_lang!r} and "
                                 f"{self.target_lang!r}", field="translation")
-            items.append(Item(str(index), {"source": pair[self.source_lang],
-                                           "reference": pair[self.target_lang]}))
+            # Some copies hold a list per language; the reference harnesses take its first
+            # element (as_list(v)[0]).
+            items.append(Item(str(index), {"source": _first(pair[self.source_lang]),
+                                           "reference": _first(pair[self.target_lang])}))
         return items
 
     def prompt(self, item: Item, config: Any) -> list[dict[str, str]]:

@@ -26,6 +26,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from jre.errors import UserError
 from jre.kinds.base import StrictModel
 from jre.sections.refs import EngineRef, TeacherRef
 
@@ -109,7 +110,8 @@ class SynthDataset(StrictModel):
     system_prompt: str | None = None
     # Extra seeds asked for, as a share of seeds.count, so that the mix can still take exact
     # counts after dropping truncated, empty or untranslatable outputs. None: 3 % for a
-    # teacher that generates, 0 for replay (its rows are filtered before counting).
+    # teacher that asks a model, 0 for an offline one (replay's rows are filtered before
+    # counting; arith answers every seed).
     margin: float | None = Field(default=None, ge=0, lt=1)
     # Seeds of these datasets are excluded (disjoint prompts); by default datasets with the
     # same seed spec share their seeds, a smaller count nested in a larger one.
@@ -122,7 +124,13 @@ class SynthDataset(StrictModel):
         """The margin in effect (see ``margin``)."""
         if self.margin is not None:
             return self.margin
-        return 0.0 if self.teacher.name == "replay" else DEFAULT_MARGIN
+        from jre.plugin_manager import get_plugins
+
+        try:
+            offline = not get_plugins().get("teacher", self.teacher.name).uses_engine
+        except UserError:  # an unknown teacher is reported where the recipe is checked
+            offline = False
+        return 0.0 if offline else DEFAULT_MARGIN
 
     @model_validator(mode="after")
     def _check(self) -> "SynthDataset":

@@ -387,7 +387,24 @@ def _make_trainer_classes():
                 with open(self.path, "a", encoding="utf-8") as fh:
                     fh.write(json.dumps(record, default=float) + "\n")
 
-    return SFTTrainer, JsonlLog
+    class ConsoleLog(TrainerCallback):
+        """One rounded, greppable line per logging step on jre's console (in place of the
+        Trainer's tqdm bar and raw log dicts)."""
+
+        def __init__(self, console: Any) -> None:
+            self.console = console
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not state.is_world_process_zero or not logs or "loss" not in logs:
+                return
+            parts = [f"step {state.global_step}/{state.max_steps}", f"loss {logs['loss']:.4g}"]
+            for key, label, fmt in (("learning_rate", "lr", "{:.2e}"), ("grad_norm", "grad norm", "{:.3g}"),
+                                    ("tokens_per_s", "tokens/s", "{:,.0f}")):
+                if isinstance(logs.get(key), (int, float)):
+                    parts.append(f"{label} {fmt.format(logs[key])}")
+            self.console.print("train: " + ", ".join(parts))
+
+    return SFTTrainer, JsonlLog, ConsoleLog
 
 
 CHECKPOINT_STAMP = "jre-identity.txt"
@@ -505,11 +522,17 @@ def train_in_process(recipe: Any, store: Any, *, force: bool = False, console: A
         model = get_peft_model(model, LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                                                  target_modules=lora.target_modules, task_type="CAUSAL_LM"))
 
-    trainer_cls, log_cls = _make_trainer_classes()
+    trainer_cls, log_cls, console_cls = _make_trainer_classes()
     trainer = trainer_cls(model=model, args=args, train_dataset=train_data, eval_dataset=eval_ds,
                           data_collator=collator, processing_class=tokenizer)
     trainer.meter = meter
     trainer.callback_handler.callbacks.insert(0, log_cls(paths.log, meter, world))
+    if console is not None:  # jre's own lines replace the Trainer's bar and its raw log dicts
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+        trainer.remove_callback(ProgressCallback)
+        trainer.remove_callback(PrinterCallback)
+        trainer.add_callback(console_cls(console))
     if console is not None and trainer.is_world_process_zero():
         console.print(f"train: {len(train_ds):,} examples"
                       + (f" in {extra['packed_rows']:,} packed rows" if extra else "")

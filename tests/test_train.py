@@ -4,6 +4,7 @@ launch commands and ZeRO config, and bad input."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -97,6 +98,11 @@ save_steps = 1000
     assert all(r["tokens_per_s"] > 0 and 0 <= r["padding_share"] < 0.5 and r["examples_per_step"] > 8 for r in steps)
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["counts"]["examples"] == 300
+    # The terminal gets jre's rounded lines, not the Trainer's bar or raw log dicts.
+    assert "{'loss'" not in proc.stderr and "it/s]" not in proc.stderr
+    lines = re.findall(r"^train: step (\d+)/(\d+), loss ([\d.]+), lr [\d.e+-]+", proc.stderr, re.M)
+    assert len(lines) == len(steps) and all(len(loss.split(".")[-1]) <= 4 for _, _, loss in lines)
+    assert re.search(r"^train: \d+ steps, loss [\d.]+ → [\d.]+;", proc.stderr, re.M)
     assert manifest["counts"]["examples_per_row"] > 2 and manifest["counts"]["packed_rows"] < 150
 
     tok = AutoTokenizer.from_pretrained(run / "model")

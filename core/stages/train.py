@@ -28,6 +28,10 @@ def _inputs(store: Any) -> dict[str, str]:
     return {"mix": str(manifest.extra.get("hashes", {}).get("dataset", manifest.finished))}
 
 
+def _loss(value: Any) -> str:
+    return "?" if value is None else f"{value:.4g}"
+
+
 def check(recipe: Recipe, store: Any, planned: set[str]) -> list[UserError]:
     """Training reads the mix stage's dataset: planned in this run, or already in the run folder."""
     if "mix" in planned and recipe.mix is not None:
@@ -63,7 +67,8 @@ def run_in_process(recipe: Recipe, store: Any, *, force: bool = False, console: 
     if manifest is not None:
         store.finish(manifest, counts=counts, extra={"model": str(paths.model), "log": str(paths.log)})
     if console is not None and rank0:
-        console.print(f"train: {counts['steps']} steps, loss {counts['first_loss']} → {counts['last_loss']}; "
+        console.print(f"train: {counts['steps']} steps, loss {_loss(counts['first_loss'])} → "
+                      f"{_loss(counts['last_loss'])}; "
                       f"model → {paths.model}")
 
 

@@ -582,11 +582,10 @@ def main(argv: list[str] | None = None) -> None:
         if recipe.train is None:
             raise UserError("the recipe has no [train] table", where=ns.recipe)
         store = RunStore.for_recipe(recipe, ns.run_dir)
+        from jre.console import stage_console
         from jre.stages.train import run_in_process
 
-        from rich.console import Console
-
-        run_in_process(recipe, store, force=ns.force, console=Console(stderr=True))
+        run_in_process(recipe, store, force=ns.force, console=stage_console())
     except UserError as exc:
         print(str(exc), file=sys.stderr)
         sys.exit(2)

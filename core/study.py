@@ -78,6 +78,7 @@ class StudySection(StrictModel):
     grids: dict[str, Grid] = Field(default_factory=dict)
     grid_env: str = "JRE_STUDY_GRID"
     tiny_base_model: TinyBaseModel | None = None
+    estimate: str | None = None  # printed before any work: how long the study is expected to take
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any, where: str) -> None:
@@ -310,10 +311,12 @@ def run_study(recipe: "Recipe", store: "RunStore", *, force: bool = False,
         raise problems[0] if len(problems) == 1 else UserErrors(problems)
     started = time.monotonic()
     store.root.mkdir(parents=True, exist_ok=True)
-    base = build_base_model(recipe, store, console) if per_experiment else (
-        base_model_dir(store) if recipe.study.tiny_base_model else None)
     console.print(f"study {recipe.name}: {len(names)} experiment(s)"
                   + (f" (grid {grid})" if grid else "") + f": {', '.join(names)}")
+    if recipe.study.estimate and per_experiment:
+        console.print(f"expected time: {recipe.study.estimate}")
+    base = build_base_model(recipe, store, console) if per_experiment else (
+        base_model_dir(store) if recipe.study.tiny_base_model else None)
     for index, name in enumerate(names, 1):
         if not per_experiment:
             break

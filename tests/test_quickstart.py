@@ -75,6 +75,7 @@ def test_quickstart_ci_grid_end_to_end(tmp_path):
         for bench in ("arith_en", "arith_ja"):
             data = json.loads((folder / "eval" / bench / "results.json").read_text())
             assert data["n_items"] == 8 and 0 <= data["failure_rate"] <= 1
+    assert "expected time: about 1.5 minutes" in result.stderr.split("study: building")[0]
     # Identical synthesis is computed once for the whole study (four datasets, not 4 × 4).
     assert len({(run_dir / "grids" / "ci" / n / "synth").resolve() for n in names}) == 1
     assert result.stderr.count("200 to do") == 4, result.stderr[-3000:]

@@ -38,5 +38,10 @@ class UserErrors(UserError):
         return "\n".join(UserError.__str__(e) for e in self.errors)
 
 
+def all_errors(errors: list[UserError]) -> UserError:
+    """The one error to raise for ``errors`` (non-empty): itself when alone, else all of them."""
+    return errors[0] if len(errors) == 1 else UserErrors(errors)
+
+
 class PluginError(UserError):
     """A plugin problem: unknown name, duplicate registration, broken entry point."""

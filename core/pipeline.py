@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from jre.errors import UserError, UserErrors
+from jre.errors import UserError, all_errors
 from jre.recipe import STAGE_ORDER, Recipe, load_recipe
 from jre.stages import StageContext, available_stages, preflight
 from jre.store import RunStore
@@ -32,7 +32,7 @@ def check_runnable(recipe: Recipe, store: RunStore, only: tuple[str, ...] = (),
 
         problems = study_problems(recipe, store, only, until)
         if problems:
-            raise problems[0] if len(problems) == 1 else UserErrors(problems)
+            raise all_errors(problems)
         return
     preflight(recipe, store, available_stages(), select_stages(recipe.stages(), only, until))
 

@@ -16,7 +16,7 @@ from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
-from jre.errors import UserError, UserErrors
+from jre.errors import UserError, all_errors
 from jre.kinds.base import StrictModel
 from jre.sections.analyze import AnalyzeSection
 from jre.sections.eval import EvalSection
@@ -149,7 +149,7 @@ def _all(path: Path, text: str, problems: list[tuple[tuple[Any, ...], str]]) -> 
     """Every problem as its own line, in the order they appear in the file."""
     errors = [_error(path, text, loc, message) for loc, message in problems]
     errors.sort(key=lambda e: e.line or 0)
-    return errors[0] if len(errors) == 1 else UserErrors(errors)
+    return all_errors(errors)
 
 
 def _walk_refs(value: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[PluginRef, tuple[Any, ...]]]:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from jre.errors import UserError, UserErrors
+from jre.errors import UserError
 from jre.toml_text import toml_dumps
 from jre.kinds.base import StrictModel
 
@@ -285,7 +285,8 @@ def study_runs(recipe: "Recipe", store: "RunStore") -> tuple[dict[str, Path], An
 def run_study(recipe: "Recipe", store: "RunStore", *, force: bool = False,
               console: "Console | None" = None, only: tuple[str, ...] = (),
               until: str | None = None) -> Path | None:
-    """Run every selected experiment, then the study's analyses and report.
+    """Run every selected experiment, then the study's analyses and report (the caller has
+    checked :func:`study_problems` first, as ``jre run`` does).
 
     Returns the HTML report's path (None when the recipe has no ``[report]``).
     """
@@ -306,9 +307,6 @@ def run_study(recipe: "Recipe", store: "RunStore", *, force: bool = False,
     if missing:
         raise UserError(f"stage(s) {', '.join(missing)} are not available in this jre build",
                         where=str(recipe.path))
-    problems = study_problems(recipe, store, only, until)
-    if problems:
-        raise problems[0] if len(problems) == 1 else UserErrors(problems)
     started = time.monotonic()
     store.root.mkdir(parents=True, exist_ok=True)
     console.print(f"study {recipe.name}: {len(names)} experiment(s)"

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from jre.console import stage_console
 
-from jre.errors import UserError, UserErrors
+from jre.errors import UserError, all_errors
 from jre.recipe import STAGE_ORDER, Recipe
 from jre.store import RunStore
 
@@ -99,7 +99,7 @@ def preflight(recipe: Recipe, store: RunStore, stages: dict[str, Stage], chosen:
     """Raise all of :func:`stage_problems` at once, before any work starts."""
     problems = stage_problems(recipe, store, stages, chosen)
     if problems:
-        raise problems[0] if len(problems) == 1 else UserErrors(problems)
+        raise all_errors(problems)
 
 
 def available_stages() -> dict[str, Stage]:

@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run from a checkout)
 
-from jre.sft_data import (PackedCollator, PaddingCollator, model_inputs, pack_groups,  # noqa: E402
+from jre.lib.train.data import (PackedCollator, PaddingCollator, model_inputs, pack_groups,  # noqa: E402
                           packed_efficiency, padded_efficiency)
 
 MEANS = (800, 1400, 2100, 2300, 7700, 9300)

@@ -8,7 +8,7 @@
 - ``eval``: the ``[eval]`` stage as one GPU job (the eval stage has no ``--shard``; spread
   evaluation over many servers with the ``openai`` engine's endpoint pool instead).
 - ``train``: multi-node SFT, one ``torchrun`` per node meeting through c10d rendezvous on
-  the first node, every rank running ``python -m jre.sft_train`` with the recipe's
+  the first node, every rank running ``python -m jre.lib.train.worker`` with the recipe's
   ``[train.deepspeed]`` config.
 
 Scripts are plain bash with scheduler directives as comments, so they also run by hand
@@ -151,7 +151,7 @@ def train_job(s: JobSettings, *, nodes: int, gpus_per_node: int, port: int = 295
     if nodes < 1 or gpus_per_node < 1:
         raise UserError("--nodes and --gpus-per-node must be at least 1", field="jobs")
     run_dir = f" --run-dir {shlex.quote(str(s.run_dir))}" if s.run_dir is not None else ""
-    entry = f"-m jre.sft_train {shlex.quote(str(s.recipe))}{run_dir}"
+    entry = f"-m jre.lib.train.worker {shlex.quote(str(s.recipe))}{run_dir}"
     env = (f"# Reads MASTER_PORT (rendezvous port on the first node, default {port}); exports MASTER_ADDR.\n"
            "# DeepSpeed ZeRO comes from the recipe's [train.deepspeed]; the global batch is split over\n"
            f"# {nodes} node(s) x {gpus_per_node} GPU(s).")

@@ -3,8 +3,6 @@ Trained on Code"): ``1 - C(n-c, k) / C(n, k)`` for ``n`` samples of which ``c`` 
 
 from __future__ import annotations
 
-from typing import Sequence
-
 
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Probability that at least one of ``k`` samples drawn from ``n`` (``c`` correct) passes.
@@ -22,10 +20,3 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     for i in range(n - c + 1, n + 1):
         result *= 1.0 - k / i
     return 1.0 - result
-
-
-def mean_pass_at_k(counts: Sequence[tuple[int, int]], k: int) -> float:
-    """Mean pass@k over problems given as ``(n, c)`` pairs (0.0 for none)."""
-    if not counts:
-        return 0.0
-    return sum(pass_at_k(n, c, k) for n, c in counts) / len(counts)

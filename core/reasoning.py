@@ -190,9 +190,3 @@ def answer_text(gen: Generation, policy: AnswerPolicy = "trace") -> str:
         return gen.text
     raise ValueError(f"unknown answer policy {policy!r}; expected one of {ANSWER_POLICIES}")
 
-
-def failure_rate(generations: list[Generation]) -> float:
-    """Share of generations whose reasoning trace never closed (0.0 for an empty list)."""
-    if not generations:
-        return 0.0
-    return sum(not g.think_closed for g in generations) / len(generations)

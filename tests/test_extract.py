@@ -8,7 +8,7 @@ import pytest
 from jre.extract import (extract_choice, extract_math, extract_translation, last_boxed,
                          last_code_block)
 from jre.kinds.engine import split_generation
-from jre.reasoning import answer_text, failure_rate
+from jre.reasoning import answer_text
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -161,8 +161,7 @@ def test_policies_on_hand_written_outputs() -> None:
     assert closed.content == "回答: B" and closed.reasoning == "A か B か。"
 
 
-def test_failure_rate() -> None:
+def test_think_closed() -> None:
     gens = [split_generation(t) for t in (CLOSED, UNCLOSED, NO_OPEN_TAG, PLAIN)]
     gens.append(split_generation(PREFILLED_UNCLOSED, prefilled=True))
-    assert failure_rate(gens) == pytest.approx(2 / 5)
-    assert failure_rate([]) == 0.0
+    assert [g.think_closed for g in gens] == [True, False, True, True, False]

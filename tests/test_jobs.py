@@ -75,7 +75,7 @@ def test_slurm_scripts_for_synth_train_and_eval(tmp_path):
     train = files["train.sbatch"]
     assert "#SBATCH --nodes=4" in train and "#SBATCH --ntasks-per-node=1" in train
     assert "torchrun --nnodes=4 --nproc_per_node=8 --rdzv_backend=c10d" in train
-    assert f'--rdzv_endpoint="$MASTER_ADDR:$MASTER_PORT" --rdzv_id="$JOB_ID" -m jre.sft_train {recipe}' in train
+    assert f'--rdzv_endpoint="$MASTER_ADDR:$MASTER_PORT" --rdzv_id="$JOB_ID" -m jre.lib.train.worker {recipe}' in train
     assert 'scontrol show hostnames "$SLURM_JOB_NODELIST"' in train and "srun --kill-on-bad-exit=1" in train
     assert "#SBATCH --gpus-per-node=4" in files["eval.sbatch"] and f'"$JRE" eval {recipe}' in files["eval.sbatch"]
     submit = files["submit.sh"].splitlines()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jre.passk import mean_pass_at_k, pass_at_k
+from jre.passk import pass_at_k
 
 
 @pytest.mark.parametrize("n,c,k,expected", [
@@ -20,11 +20,6 @@ from jre.passk import mean_pass_at_k, pass_at_k
 ])
 def test_pass_at_k_hand_computed(n: int, c: int, k: int, expected: float) -> None:
     assert pass_at_k(n, c, k) == pytest.approx(expected, abs=1e-12)
-
-
-def test_mean_over_problems() -> None:
-    assert mean_pass_at_k([(10, 3), (10, 0), (10, 10)], 1) == pytest.approx((0.3 + 0 + 1) / 3)
-    assert mean_pass_at_k([], 1) == 0.0
 
 
 @pytest.mark.parametrize("n,c,k", [(5, 6, 1), (5, -1, 1), (5, 1, 6), (5, 1, 0)])

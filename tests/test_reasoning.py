@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jre.reasoning import (answer_text, failure_rate, generation_from_harmony,
+from jre.reasoning import (answer_text, generation_from_harmony,
                            generation_from_message, generation_from_text, split_think)
 
 
@@ -94,7 +94,6 @@ def test_answer_policies():
         answer_text(unclosed, "nope")  # type: ignore[arg-type]
 
 
-def test_failure_rate():
+def test_think_closed():
     gens = [generation_from_text(t) for t in ("<think>a</think>b", "<think>a", "plain", "<think>c")]
-    assert failure_rate(gens) == 0.5
-    assert failure_rate([]) == 0.0
+    assert [g.think_closed for g in gens] == [True, False, True, False]

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from jre.sft_data import (IGNORE_INDEX, PackedCollator, model_inputs, PaddingCollator, fit_to_context, pack_groups,
+from jre.lib.train.data import (IGNORE_INDEX, PackedCollator, model_inputs, PaddingCollator, fit_to_context, pack_groups,
                           packed_efficiency, tokenize_chat)
 
 
@@ -146,7 +146,7 @@ def test_pack_groups_is_a_partition_within_the_context():
 
 
 def test_fit_status_says_what_the_overlength_policy_did():
-    from jre.sft_data import IGNORE_INDEX, fit_status
+    from jre.lib.train.data import IGNORE_INDEX, fit_status
 
     long = {"input_ids": list(range(10)), "labels": [IGNORE_INDEX] * 4 + list(range(4, 10))}
     assert fit_status(long, 6, "drop") == (None, "dropped_over_length")

@@ -223,7 +223,7 @@ master_addr = "10.0.0.1"
     assert proc.returncode == 0, proc.stderr
     line = proc.stdout.strip()
     assert line.startswith("torchrun --nnodes=2 --nproc_per_node=8 --node_rank=1 --master_addr=10.0.0.1")
-    assert f"-m jre.sft_train {recipe.resolve()} --run-dir {(tmp_path / 'run').resolve()}" in line
+    assert f"-m jre.lib.train.worker {recipe.resolve()} --run-dir {(tmp_path / 'run').resolve()}" in line
     ds = json.loads((tmp_path / "run" / "train" / "deepspeed.json").read_text())
     zero = ds["zero_optimization"]
     assert zero["stage"] == 3 and zero["offload_optimizer"]["device"] == "cpu"
@@ -236,7 +236,7 @@ master_addr = "10.0.0.1"
                           .replace('launcher = "accelerate"', f'launcher = "{launcher}"'))
         proc = run_jre("train", str(recipe), "--print-launch")
         assert proc.returncode == 0 and proc.stdout.startswith(head), proc.stdout + proc.stderr
-        assert "jre.sft_train" in proc.stdout
+        assert "jre.lib.train.worker" in proc.stdout
     plan = run_jre("run", str(recipe), "--dry-run")
     assert "DeepSpeed ZeRO-3" in plan.stdout and "launch: deepspeed" in plan.stdout
 

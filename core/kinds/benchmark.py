@@ -38,6 +38,7 @@ from pydantic import Field
 from jre.errors import UserError
 from jre.kinds.base import Plugin, StrictModel
 from jre.records import Sampling
+from jre.rows import iter_rows
 
 Messages = list[dict[str, str]]
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
@@ -253,8 +254,7 @@ def _read_file(path: Path) -> list[dict[str, Any]]:
     suffix = path.suffix
     try:
         if suffix == ".jsonl":
-            with open(path, encoding="utf-8") as fh:
-                return [json.loads(line) for line in fh if line.strip()]
+            return list(iter_rows([path]))
         if suffix == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))
             if isinstance(data, dict):  # {"data": [...]} or {"split": [...]}

@@ -133,7 +133,7 @@ def _shard(items: list[Any], shard: tuple[int, int]) -> list[Any]:
 
 
 def _load_seeds(recipe: Recipe, name: str) -> Any:
-    from jre.seeds import dataset_seeds
+    from jre.lib.seeds import dataset_seeds
 
     return dataset_seeds(recipe.synth, name, recipe.resolve_path)
 
@@ -151,7 +151,7 @@ def _translate(ctx: StageContext, name: str, ds: Any, folder: Path) -> list[Any]
     is asked again, up to ``translate_retries`` times; rejections are counted by reason in
     the seed report.
     """
-    from jre.seeds import Seed, SeedSet
+    from jre.lib.seeds import Seed, SeedSet
     from jre.translation import translation_problem
 
     recipe = ctx.recipe

@@ -2,7 +2,7 @@
 
 Without a launcher it trains in this process. With ``[train.launch] launcher = "torchrun"``
 (or ``accelerate`` / ``deepspeed``) it runs the launcher, which starts
-``python -m jre.sft_train`` on every rank; ``jre train --print-launch`` only prints that
+``python -m jre.lib.train.worker`` on every rank; ``jre train --print-launch`` only prints that
 command, for job scripts (SLURM) that start the workers themselves.
 """
 
@@ -51,7 +51,8 @@ def run_in_process(recipe: Recipe, store: Any, *, force: bool = False, console: 
     """Train in this process (a single device, or one rank of a launched run)."""
     import os
 
-    from jre.sft_train import TrainPaths, train
+    from jre.lib.train.paths import TrainPaths
+    from jre.lib.train.trainer import train
 
     paths = TrainPaths.of(store)
     config_hash = recipe.section_hash("train")
@@ -84,7 +85,7 @@ def _executable(name: str) -> str:
 
 
 def run(ctx: StageContext) -> None:
-    from jre.sft_train import format_command, grad_accumulation, inside_launcher, launch_command, world_size
+    from jre.lib.train.launch import format_command, grad_accumulation, inside_launcher, launch_command, world_size
 
     recipe = ctx.recipe
     section = recipe.train
@@ -96,7 +97,8 @@ def run(ctx: StageContext) -> None:
         return
     grad_accumulation(section, world_size(section))  # fail before starting any worker
     if section.deepspeed is not None:
-        from jre.sft_train import TrainPaths, require_deepspeed, write_deepspeed_config
+        from jre.lib.train.launch import require_deepspeed, write_deepspeed_config
+        from jre.lib.train.paths import TrainPaths
 
         if not ctx.options.get("print_launch"):
             require_deepspeed(str(recipe.path))
@@ -119,7 +121,7 @@ def run(ctx: StageContext) -> None:
 
 
 def plan(recipe: Recipe) -> list[str]:
-    from jre.sft_train import launch_command, world_size
+    from jre.lib.train.launch import launch_command, world_size
 
     t = recipe.train
     world = world_size(t)
@@ -131,7 +133,7 @@ def plan(recipe: Recipe) -> list[str]:
              f"{'LoRA r=' + str(t.lora.r) if t.lora else 'full fine-tuning'}"
              + (f", DeepSpeed ZeRO-{t.deepspeed.stage}" if t.deepspeed else "")]
     if t.launch.launcher != "none":
-        from jre.sft_train import format_command
+        from jre.lib.train.launch import format_command
 
         from jre.store import RunStore
 

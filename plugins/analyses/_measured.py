@@ -13,23 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from jre.errors import UserError
+from jre.rows import iter_rows
 
 MEASURABLE = ("ppl", "length_k")
 
 
 def domain_examples(files: list[Path], domain: str, limit: int | None) -> list[dict[str, Any]]:
     """``{instruction, trace, response}`` of the mix rows of ``domain`` (first ``limit``)."""
-    import pyarrow.parquet as pq
-
     out: list[dict[str, Any]] = []
-    for path in files:
-        for batch in pq.ParquetFile(path).iter_batches(columns=["instruction", "reasoning", "response", "domain"]):
-            for row in batch.to_pylist():
-                if row["domain"] == domain:
-                    out.append({"instruction": row["instruction"] or "", "trace": row["reasoning"],
-                                "response": row["response"]})
-                    if limit is not None and len(out) >= limit:
-                        return out
+    for row in iter_rows(files, ["instruction", "reasoning", "response", "domain"]):
+        if row["domain"] == domain:
+            out.append({"instruction": row["instruction"] or "", "trace": row["reasoning"],
+                        "response": row["response"]})
+            if limit is not None and len(out) >= limit:
+                return out
     return out
 
 

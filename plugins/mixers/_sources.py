@@ -7,11 +7,9 @@ Triple records, a folder of such files, or another run's ``synth/<dataset>`` fol
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from jre.errors import UserError
 
@@ -69,37 +67,3 @@ def resolve_source(spec: str, recipe: Any, store: Any, *, field: str) -> Source:
     raise UserError(f"source {spec!r} not found: not a synth dataset of this recipe and no such "
                     f"file or folder ({path})", where=where, field=field)
 
-
-def iter_rows(files: Sequence[Path], columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
-    """Every record of ``files`` in a fixed order (the ordinal a mix selects rows by).
-
-    Parquet files are read in record batches (only ``columns`` when given); JSONL line by
-    line, a torn last line left by a killed writer skipped.
-    """
-    for path in files:
-        if path.suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            pf = pq.ParquetFile(path)
-            names = set(pf.schema_arrow.names)
-            cols = [c for c in columns if c in names] if columns else None
-            for batch in pf.iter_batches(batch_size=256, columns=cols):
-                yield from batch.to_pylist()
-            continue
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.endswith("\n"):
-                    break
-                if not line.strip():
-                    continue
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise UserError(f"invalid JSON ({exc.msg})", where=f"{path}:{lineno}") from None
-
-
-def file_list_hash(files: Sequence[Path]) -> dict[str, str]:
-    """sha256 of each file's bytes, keyed by file name."""
-    from jre.store import file_hash
-
-    return {os.path.basename(p): file_hash(p) for p in files}

@@ -36,7 +36,8 @@ from jre.errors import UserError
 from jre.kinds.base import StrictModel
 from jre.kinds.mixer import MIX_COLUMNS, Mixer, MixContext, MixResult
 from jre.plugins.mixers._select import Candidates, instruction_hash, priority, select
-from jre.plugins.mixers._sources import Source, iter_rows, resolve_source
+from jre.plugins.mixers._sources import Source, resolve_source
+from jre.rows import iter_rows
 from jre.plugins.mixers._write import ParquetShards, TokenCounter, load_tokenizer, to_example
 
 _PASS1_COLUMNS = ("id", "instruction", "trace", "response", "lang_in", "finish_reason", "meta")

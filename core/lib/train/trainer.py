@@ -1,135 +1,49 @@
-"""Supervised fine-tuning with the transformers ``Trainer``: data, checkpoints, launchers.
-
-One process trains on one device; several processes (GPUs, nodes) are started by a
-standard launcher (``torchrun``, ``accelerate launch``, ``deepspeed``) running
-``python -m jre.sft_train RECIPE --run-dir DIR`` on every rank, with DeepSpeed ZeRO driven by
-the JSON jre writes from ``[train.deepspeed]``. jre has no distributed code of its own.
-
-Outputs under ``<run>/train/``: ``model/`` (weights + tokenizer with its chat template),
-``checkpoints/checkpoint-N/`` (resumable), ``log.jsonl`` (loss, lr, tokens/s, padding share,
-examples per step), ``deepspeed.json`` when ZeRO is on, and the stage manifest.
-"""
+"""Supervised fine-tuning with the transformers ``Trainer``: tokenised data, the model, the
+log and console callbacks, resuming, and the saved model."""
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import json
 import math
 import os
-import shlex
 import shutil
-import sys
 import time
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from collections import Counter
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+from jre.chat import ensure_chat_template
 from jre.errors import UserError
-
-LAUNCH_ENV = ("LOCAL_RANK", "RANK")  # set by torchrun / accelerate / deepspeed in every worker
-
-
-@dataclass
-class TrainPaths:
-    """Where the train stage reads and writes."""
-
-    root: Path
-    model: Path
-    checkpoints: Path
-    log: Path
-    deepspeed: Path
-    cache: Path
-    mix: Path
-
-    @classmethod
-    def of(cls, store: Any) -> "TrainPaths":
-        root = store.stage_dir("train")
-        return cls(root=root, model=root / "model", checkpoints=root / "checkpoints", log=root / "log.jsonl",
-                   deepspeed=root / "deepspeed.json", cache=root / "cache", mix=store.root / "mix" / "dataset")
-
-
-def inside_launcher() -> bool:
-    """Whether this process was started by a distributed launcher."""
-    return any(k in os.environ for k in LAUNCH_ENV)
-
-
-def configure_cpu_deepspeed() -> dict[str, Any]:
-    """Start DeepSpeed's process group on CPU (gloo) and return the ``accelerator_config`` that
-    makes ``TrainingArguments`` use it.
-
-    Without a GPU, accelerate finds no device backend for a DeepSpeed run and records one
-    process however many the launcher started (ZeRO then asserts on the batch size); an
-    explicit ``gloo`` backend gives it the launcher's world size. GPU runs never come here.
-    """
-    from datetime import timedelta
-
-    from accelerate.state import AcceleratorState, PartialState
-
-    AcceleratorState._reset_state(reset_partial_state=True)  # a study trains again in this process
-    os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
-    try:
-        PartialState(backend="gloo", timeout=timedelta(minutes=30))
-    finally:
-        del os.environ["ACCELERATE_USE_DEEPSPEED"]
-    return {"use_configured_state": True}
-
-
-def require_deepspeed(where: str | None) -> None:
-    """Raise a one-line :class:`UserError` when ``[train.deepspeed]`` is set but DeepSpeed is missing."""
-    import importlib.util
-
-    if importlib.util.find_spec("deepspeed") is None:
-        raise UserError("[train.deepspeed] needs DeepSpeed: pip install 'jre[deepspeed]'", where=where,
-                        field="train.deepspeed")
-
-
-@contextmanager
-def single_process_group() -> Iterator[None]:
-    """Launcher variables for a DeepSpeed run in this one process (``launcher = "none"``).
-
-    DeepSpeed reads its rank and rendezvous from ``RANK``/``WORLD_SIZE``/``MASTER_ADDR``...;
-    with none set it tries MPI discovery (mpi4py). A world of one on a free local port is
-    what it needs; the variables and the process group are undone afterwards.
-    """
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    values = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1",
-              "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def world_size(section: Any) -> int:
-    """Processes taking part: the launcher's ``WORLD_SIZE`` inside it, else the recipe's."""
-    if "WORLD_SIZE" in os.environ:
-        return int(os.environ["WORLD_SIZE"])
-    launch = section.launch
-    return 1 if launch.launcher == "none" else launch.nproc_per_node * launch.nnodes
-
-
-def grad_accumulation(section: Any, world: int) -> int:
-    """``global_batch_size / (micro_batch_size × world)``, which must be a whole number."""
-    per_step = section.micro_batch_size * world
-    if section.global_batch_size % per_step:
-        raise UserError(f"global_batch_size {section.global_batch_size} is not a multiple of "
-                        f"micro_batch_size × processes = {section.micro_batch_size} × {world}",
-                        field="train.global_batch_size")
-    return section.global_batch_size // per_step
+from jre.lib.train.data import (
+    PackedCollator,
+    PackedRows,
+    PaddingCollator,
+    TokenMeter,
+    fit_status,
+    model_inputs,
+    pack_groups,
+    packed_efficiency,
+    template_overhead,
+    tokenize_chat,
+)
+from jre.lib.train.launch import (
+    configure_cpu_deepspeed,
+    grad_accumulation,
+    inside_launcher,
+    require_deepspeed,
+    single_process_group,
+    world_size,
+    write_deepspeed_config,
+)
+from jre.lib.train.paths import (
+    CHECKPOINT_STAMP,
+    TrainPaths,
+    checkpoints_match,
+    latest_checkpoint,
+)
 
 
 def resolve_base_model(recipe: Any) -> str:
@@ -157,89 +71,9 @@ def resolve_base_model(recipe: Any) -> str:
                     "transformers can load", where=str(recipe.path), field="train.base_model")
 
 
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-def deepspeed_config(ds: Any) -> dict[str, Any]:
-    """The ZeRO config for ``[train.deepspeed]``; ``"auto"`` values are filled by transformers
-    from the training arguments, so batch sizes and precision are stated once, in the recipe."""
-    zero: dict[str, Any] = {"stage": ds.stage}
-    if ds.stage > 0:
-        zero.update({"overlap_comm": ds.overlap_comm, "contiguous_gradients": True,
-                     "reduce_bucket_size": "auto"})
-    if ds.stage == 3:
-        zero.update({"stage3_prefetch_bucket_size": "auto", "stage3_param_persistence_threshold": "auto",
-                     "stage3_gather_16bit_weights_on_model_save": True})
-    for key, device in (("offload_optimizer", ds.offload_optimizer), ("offload_param", ds.offload_param)):
-        if device != "none":
-            zero[key] = {"device": device, "pin_memory": True}
-            if device == "nvme":
-                zero[key]["nvme_path"] = ds.nvme_path or "/local_nvme"
-    config = {
-        "train_micro_batch_size_per_gpu": "auto", "gradient_accumulation_steps": "auto",
-        "train_batch_size": "auto", "gradient_clipping": "auto",
-        "bf16": {"enabled": "auto"}, "fp16": {"enabled": "auto"},
-        "zero_optimization": zero, "steps_per_print": 1_000_000_000, "wall_clock_breakdown": False,
-    }
-    return _deep_merge(config, ds.extra)
-
-
-def write_deepspeed_config(ds: Any, path: Path) -> Path:
-    """Write :func:`deepspeed_config` as JSON to ``path``."""
-    from jre.store import write_json_atomic
-
-    write_json_atomic(path, deepspeed_config(ds))
-    return path
-
-
-def launch_command(recipe_file: Path, run_dir: Path, section: Any) -> list[str]:
-    """The command that starts every worker of a multi-process run with the recipe's launcher."""
-    launch = section.launch
-    entry = ["-m", "jre.sft_train", str(Path(recipe_file).resolve()), "--run-dir", str(Path(run_dir).resolve())]
-    if launch.launcher == "torchrun":
-        return ["torchrun", f"--nnodes={launch.nnodes}", f"--nproc_per_node={launch.nproc_per_node}",
-                f"--node_rank={launch.node_rank}", f"--master_addr={launch.master_addr}",
-                f"--master_port={launch.master_port}", *entry]
-    if launch.launcher == "accelerate":
-        # Without --multi_gpu (and no `accelerate config` file) accelerate falls back to its
-        # simple launcher: one process, no RANK/MASTER_* variables, so DeepSpeed goes looking
-        # for MPI (mpi4py). --multi_gpu starts the workers through torch.distributed.run, on
-        # CPUs too; the DeepSpeed config itself comes from the training arguments.
-        parallel = ["--multi_gpu"] if launch.nproc_per_node * launch.nnodes > 1 else []
-        return ["accelerate", "launch", *parallel, "--num_machines", str(launch.nnodes),
-                "--num_processes", str(launch.nproc_per_node * launch.nnodes),
-                "--machine_rank", str(launch.node_rank), "--main_process_ip", launch.master_addr,
-                "--main_process_port", str(launch.master_port), *entry]
-    if launch.launcher == "deepspeed":
-        return ["deepspeed", "--num_nodes", str(launch.nnodes), "--num_gpus", str(launch.nproc_per_node),
-                "--master_addr", launch.master_addr, "--master_port", str(launch.master_port),
-                "--module", *entry[1:]]
-    return [sys.executable, *entry]
-
-
-def latest_checkpoint(folder: Path) -> Path | None:
-    """The newest ``checkpoint-N`` whose trainer state was written (saved last, so complete)."""
-    best: tuple[int, Path] | None = None
-    for path in folder.glob("checkpoint-*") if folder.is_dir() else []:
-        try:
-            step = int(path.name.split("-")[-1])
-            json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
-        except (ValueError, OSError):
-            continue
-        if best is None or step > best[0]:
-            best = (step, path)
-    return best[1] if best else None
-
-
 def load_tokenizer(base: str) -> Any:
     """The base model's tokenizer, with jre's ChatML ``<think>`` template when it has none."""
     from transformers import AutoTokenizer
-
-    from jre.chat import ensure_chat_template
 
     tokenizer = ensure_chat_template(AutoTokenizer.from_pretrained(base))
     if tokenizer.pad_token_id is None:
@@ -249,8 +83,6 @@ def load_tokenizer(base: str) -> Any:
 
 def check_context(tokenizer: Any, section: Any, where: str | None) -> int:
     """Raise when ``max_length`` leaves no room inside the chat template; returns its overhead."""
-    from jre.sft_data import template_overhead
-
     need = template_overhead(tokenizer)
     if section.max_length <= need:
         raise UserError(f"max_length {section.max_length} is smaller than the {need + 1} tokens the chat "
@@ -265,10 +97,6 @@ def tokenized_datasets(tokenizer: Any, files: list[Path], section: Any, cache: P
     ``length`` and are cached under ``cache`` so a resumed run does not tokenize again.
     """
     from datasets import load_dataset
-
-    from collections import Counter
-
-    from jre.sft_data import fit_status, tokenize_chat
 
     raw = load_dataset("parquet", data_files=[str(f) for f in files], split="train", cache_dir=str(cache))
     max_length, overlength = section.max_length, section.overlength
@@ -312,8 +140,6 @@ def _precision(section: Any) -> str:
 
 
 def _attn_implementation(section: Any) -> str:
-    import importlib.util
-
     import torch
 
     if section.attn_implementation:
@@ -325,8 +151,6 @@ def _attn_implementation(section: Any) -> str:
 
 def _checkpointing_kwargs(enabled: bool) -> dict[str, Any]:
     """Activation checkpointing under the argument name this transformers version uses."""
-    import inspect
-
     from transformers import TrainingArguments
 
     if not enabled:
@@ -339,8 +163,6 @@ def _checkpointing_kwargs(enabled: bool) -> dict[str, Any]:
 def _make_trainer_classes():
     """Trainer subclass and callback, defined lazily so importing jre stays light."""
     from transformers import Trainer, TrainerCallback
-
-    from jre.sft_data import model_inputs
 
     class SFTTrainer(Trainer):
         """Takes the collators' token counts out of each batch (for tokens/s and padding share)."""
@@ -407,18 +229,6 @@ def _make_trainer_classes():
     return SFTTrainer, JsonlLog, ConsoleLog
 
 
-CHECKPOINT_STAMP = "jre-identity.txt"
-
-
-def checkpoints_match(folder: Path, identity: str | None) -> bool:
-    """Whether the checkpoints in ``folder`` were written for this train config and data.
-
-    Checkpoints without a stamp, or stamped by another config, must not be resumed.
-    """
-    stamp = folder / CHECKPOINT_STAMP
-    return identity is not None and stamp.is_file() and stamp.read_text(encoding="utf-8") == identity
-
-
 def train(recipe: Any, store: Any, *, force: bool = False, console: Any = None,
           identity: str | None = None) -> dict[str, Any]:
     """Run SFT for ``recipe`` in this process; see :func:`train_in_process`.
@@ -443,8 +253,6 @@ def train_in_process(recipe: Any, store: Any, *, force: bool = False, console: A
     """
     import torch
     from transformers import AutoModelForCausalLM, TrainingArguments, set_seed
-
-    from jre.sft_data import PackedCollator, PackedRows, PaddingCollator, TokenMeter, pack_groups, packed_efficiency
 
     section = recipe.train
     where = str(recipe.path) if recipe.path else None
@@ -504,6 +312,8 @@ def train_in_process(recipe: Any, store: Any, *, force: bool = False, console: A
         output_dir=str(paths.checkpoints), per_device_train_batch_size=section.micro_batch_size,
         gradient_accumulation_steps=accumulation, learning_rate=section.learning_rate,
         num_train_epochs=section.epochs, max_steps=section.max_steps or -1,
+        # transformers >= 5 reads a float warmup_steps below 1 as a share of the total steps
+        # (warmup_ratio is deprecated there), so the recipe's ratio passes through unchanged.
         lr_scheduler_type=section.lr_scheduler, warmup_steps=section.warmup_ratio,
         weight_decay=section.weight_decay, max_grad_norm=section.max_grad_norm,
         bf16=precision == "bfloat16", fp16=precision == "float16",
@@ -513,7 +323,7 @@ def train_in_process(recipe: Any, store: Any, *, force: bool = False, console: A
         deepspeed=ds_path, use_cache=False, dataloader_pin_memory=torch.cuda.is_available(),
         **_checkpointing_kwargs(section.gradient_checkpointing), **eval_kwargs, **state_kwargs,
     )
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, attn_implementation=_attn_implementation(section))
+    model: Any = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, attn_implementation=_attn_implementation(section))
     model.config.use_cache = False  # no KV cache: packed rows get block-diagonal masks
     if section.lora is not None:
         from peft import LoraConfig, get_peft_model
@@ -559,42 +369,3 @@ def train_in_process(recipe: Any, store: Any, *, force: bool = False, console: A
               "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
               "precision": precision, "resumed_from": resume_from.name if resume_from else None}
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in counts.items()}
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m jre.sft_train RECIPE [--run-dir DIR] [--force]``: what a launcher runs per rank."""
-    import argparse
-
-    from jre.recipe import load_recipe
-    from jre.store import RunStore
-
-    parser = argparse.ArgumentParser(prog="python -m jre.sft_train", description=main.__doc__)
-    parser.add_argument("recipe")
-    parser.add_argument("--run-dir")
-    parser.add_argument("--force", action="store_true")
-    # The deepspeed launcher passes --local_rank=N to every worker (it also sets LOCAL_RANK).
-    parser.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
-    ns = parser.parse_args(argv)
-    if ns.local_rank is not None:
-        os.environ.setdefault("LOCAL_RANK", str(ns.local_rank))
-    try:
-        recipe = load_recipe(ns.recipe)
-        if recipe.train is None:
-            raise UserError("the recipe has no [train] table", where=ns.recipe)
-        store = RunStore.for_recipe(recipe, ns.run_dir)
-        from jre.console import stage_console
-        from jre.stages.train import run_in_process
-
-        run_in_process(recipe, store, force=ns.force, console=stage_console())
-    except UserError as exc:
-        print(str(exc), file=sys.stderr)
-        sys.exit(2)
-
-
-def format_command(cmd: list[str]) -> str:
-    """A launch command as one shell-quoted line."""
-    return shlex.join(cmd)
-
-
-if __name__ == "__main__":
-    main()

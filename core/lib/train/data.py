@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
+from collections.abc import Iterable, Sequence
 
 from jre.errors import UserError
 
@@ -206,10 +207,10 @@ class PackedCollator:
     def __call__(self, rows: list[list[dict[str, Any]] | dict[str, Any]]) -> dict[str, Any]:
         import torch
 
-        rows = [row if isinstance(row, list) else [row] for row in rows]
+        groups = [row if isinstance(row, list) else [row] for row in rows]
         if self.flatten:
-            rows = [[ex for row in rows for ex in row]]
-        built = [self._row(row) for row in rows]
+            groups = [[ex for group in groups for ex in group]]
+        built = [self._row(group) for group in groups]
         width = max(len(ids) for ids, _, _ in built)
         out_ids, out_labels, out_pos = [], [], []
         for ids, labels, positions in built:

@@ -109,3 +109,70 @@ def test_report_without_analyses_is_a_user_error(tmp_path):
     result = run_jre("report", str(recipe))
     assert result.returncode == 2
     assert "no analyses to report on" in result.stderr
+
+
+# A third-party analysis in its own distribution: one section placed between Tables 2 and 3
+# with a figure of its own, a per-run column for Table 1, and a second analysis that
+# declares nothing (its table still reaches the report, after the shared figures).
+THIRD_PARTY_ANALYSIS = """
+from jre import hookimpl
+from jre.kinds import Analysis
+from jre.kinds.analysis import AnalysisOutput, ReportSection, figure_png, pyplot
+
+class Spread(Analysis):
+    name = "spread"
+    description = "max - min score per run"
+
+    def run(self, config, inputs):
+        import pandas as pd
+
+        by_run = inputs.results.groupby("run")["score"]
+        table = pd.DataFrame({"run": list(by_run.groups), "spread": list(by_run.max() - by_run.min())})
+        plt = pyplot()
+        fig, ax = plt.subplots()
+        ax.bar(table["run"], table["spread"])
+        return AnalysisOutput(
+            summary="Spread of scores per run.", tables={"spread": table},
+            figures={"spread_bars": figure_png(fig)},
+            sections=[ReportSection("Table 2c · Score spread", table="spread", figure="spread_bars",
+                                    order=25, summary=True)],
+            factor_columns={"spread": dict(zip(table["run"], table["spread"]))})
+
+class Plain(Analysis):
+    name = "plain"
+    description = "a table and nothing said about the report"
+
+    def run(self, config, inputs):
+        import pandas as pd
+
+        return AnalysisOutput(summary="Runs counted.", tables={"count": pd.DataFrame({"runs": [inputs.results["run"].nunique()]})})
+
+@hookimpl
+def register_analyses(register):
+    register(Spread())
+    register(Plain())
+"""
+
+
+def test_third_party_analysis_declares_its_report_sections(tmp_path):
+    from plugin_dists import env_with, make_dist
+
+    root = make_dist(tmp_path / "dist", "jre-spread", "jre_spread", THIRD_PARTY_ANALYSIS)
+    runs = ", ".join(json.dumps(str(RUNS / n)) for n in ("concise", "verbose"))
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(f'schema_version = 1\nname = "tp"\nrun_dir = "{tmp_path / "run"}"\n\n[analyze]\n'
+                      f'runs = [{runs}]\nanalyses = ["scores", "failure_rate", "spread", "plain"]\n\n[report]\n')
+    result = run_jre("run", str(recipe), env=env_with(root))
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "run" / "report" / "report.md").read_text()
+    headings = re.findall(r"^## (.*)$", text, re.M)
+    assert [h.split(" · ")[0] for h in headings] == [
+        "Methods", "Table 1", "Table 2", "Table 2c", "Table 3", "Figures", "plain"], headings
+    spread = text.split("## Table 2c · Score spread")[1].split("## Table 3")[0]
+    assert "Spread of scores per run." in spread and "| run | spread |" in spread
+    assert "![spread: spread bars](figures/spread-spread_bars.png)" in spread  # placed, not in Figures
+    figures = text.split("## Figures")[1].split("## plain")[0]
+    assert "spread bars" not in figures and "score vs failure" in figures
+    table1 = text.split("## Table 1")[1].split("## Table 2")[0]
+    assert re.search(r"^\| run \|.*\| spread \|$", table1, re.M)
+    assert "## plain · count" in text and "Runs counted." in text.split("## plain · count")[1]

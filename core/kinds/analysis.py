@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
 from pydantic import BaseModel
 
@@ -134,18 +134,61 @@ class AnalysisInputs:
                    runs={k: Path(v) for k, v in meta.get("runs", {}).items()})
 
 
+#: Where the report places sections by ``order``: its own opening sections (experiments,
+#: methods, the factor table) come first, the shared figures section at FIGURES_ORDER, and
+#: sections an analysis does not place at DEFAULT_ORDER, after the figures.
+FACTORS_ORDER, FIGURES_ORDER, DEFAULT_ORDER = 10.0, 50.0, 60.0
+
+
+@dataclass
+class ReportSection:
+    """One section of the report, as an analysis asks for it.
+
+    It shows ``table`` (a name in the output's ``tables``) or ``figure`` (a name in its
+    ``figures``) under ``heading``; sections of all analyses are sorted by ``order`` (ties:
+    analyses by id, then as listed). ``summary`` puts the analysis summary above the table;
+    ``note`` stands in for a table that came out empty. Figures no section names go to the
+    report's shared figures section.
+    """
+
+    heading: str
+    table: str | None = None
+    figure: str | None = None
+    order: float = DEFAULT_ORDER
+    summary: bool = False
+    note: str = ""
+
+
+def default_sections(analysis: str, tables: Sequence[str], report_tables: Sequence[str] | None = None
+                     ) -> list[ReportSection]:
+    """Sections for an analysis that declares none: one per table (``report_tables`` when
+    given, else all) headed ``<analysis> · <table>``, the summary above the first; an
+    analysis without tables gets one section with its summary."""
+    shown = [name for name in (report_tables if report_tables is not None else tables) if name in tables]
+    if not tables:
+        return [ReportSection(heading=analysis, summary=True)]
+    return [ReportSection(heading=f"{analysis} · {name}", table=name, summary=i == 0)
+            for i, name in enumerate(shown)]
+
+
 @dataclass
 class AnalysisOutput:
-    """What an analysis found: a short Markdown ``summary``, named tables, PNG figures, data.
+    """What an analysis found: a short Markdown ``summary``, named tables, PNG figures, data,
+    and how it reaches the report.
 
     ``tables`` are pandas DataFrames (written as CSV and Markdown); ``figures`` are PNG bytes
-    (see :func:`figure_png`); ``data`` is anything JSON-serialisable the report may use.
+    (see :func:`figure_png`); ``data`` is anything JSON-serialisable. ``sections`` place
+    tables and figures in the report (:class:`ReportSection`; none declared: one section per
+    table); ``factor_columns`` add per-run columns to the report's factor table
+    (column label → run id → value), e.g. a length measured on each run's training mix.
     """
 
     summary: str = ""
     tables: dict[str, "pd.DataFrame"] = field(default_factory=dict)
     figures: dict[str, bytes] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    sections: list[ReportSection] = field(default_factory=list)
+    factor_columns: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def write(self, folder: Path, *, analysis: str, config: Any = None) -> Path:
         """Write ``result.json``, ``summary.md``, ``tables/*.csv|md``, ``figures/*.png``."""
@@ -159,13 +202,25 @@ class AnalysisOutput:
         for name, png in self.figures.items():
             (folder / "figures" / f"{name}.png").write_bytes(png)
         (folder / "summary.md").write_text(self.summary + "\n", encoding="utf-8")
+        sections = self.sections or default_sections(folder.name, list(self.tables))
         result = {"analysis": analysis, "config": config, "summary": self.summary,
                   "tables": sorted(self.tables), "figures": sorted(self.figures),
-                  "data": self.data}
+                  "data": self.data,
+                  "report": {"sections": [asdict(s) for s in sections],
+                             "factor_columns": self.factor_columns}}
         path = folder / "result.json"
         path.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n",
                         encoding="utf-8")
         return path
+
+
+def mix_by_run(table: "pd.DataFrame", column: str) -> dict[str, Any]:
+    """``column`` of the rows of ``table`` whose ``dataset`` is a run's training mix
+    (``<run>/mix``, as :class:`AnalysisInputs` names it), keyed by run id."""
+    if "dataset" not in table.columns or column not in table.columns:
+        return {}
+    return {str(d)[: -len("/mix")]: v for d, v in zip(table["dataset"], table[column])
+            if str(d).endswith("/mix")}
 
 
 def markdown_table(table: "pd.DataFrame", floatfmt: str = ".3f") -> str:

@@ -2,9 +2,11 @@
 
 Reads ``<run>/analyze/*/result.json`` with their tables, figures and inputs, and writes
 ``<run>/report/report.md`` (figures as PNG files next to it) and ``<run>/report/report.html``
-(self-contained: CSS inline, figures embedded as base64 PNG). Sections: the experiment
-factors (Table 1 of the reference study), scores (Table 2), failure rates (Table 3), the
-AICc selection (Table 4), the figures, then every other analysis.
+(self-contained: CSS inline, figures embedded as base64 PNG). The report opens with the
+experiments, the methods and the factor table (Table 1 of the reference study, with any
+per-run columns an analysis adds); every other section is one an analysis declared
+(:class:`jre.kinds.analysis.ReportSection`), sorted by its order key, with the figures no
+section places in one figures section.
 """
 
 from __future__ import annotations
@@ -19,22 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from jre.errors import UserError
-from jre.kinds.analysis import markdown_table
+from jre.kinds.analysis import FIGURES_ORDER, ReportSection, default_sections, markdown_table
 from jre.recipe import Recipe
 from jre.stages import Stage, StageContext
-
-#: (heading, analysis, table) of the four main tables, in order; Table 1 is the factor input.
-MAIN_TABLES = (
-    ("Table 2 · Scores (metric per benchmark; 95 % bootstrap interval in brackets)", "scores",
-     "scores_with_ci"),
-    ("Table 3 · Reasoning failure rates (per sample)", "failure_rate", "failure_rate"),
-    ("Table 3b · Reasoning failure rates (per question)", "failure_rate", "failure_rate_per_question"),
-    ("Table 4 · AICc selection of experiment factors", "aicc", "selection"),
-    ("Table 4b · Coefficients of the selected models (standard errors, p-values)", "aicc",
-     "coefficients"),
-)
-# Older scores results have no interval table; Table 2 then shows the plain scores.
-FALLBACK_TABLES = {"scores_with_ci": "scores"}
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:72rem;
@@ -59,14 +48,8 @@ class AnalysisResult:
     summary: str
     tables: dict[str, Any] = field(default_factory=dict)
     figures: dict[str, Path] = field(default_factory=dict)
-    shown: list[str] | None = None  # the tables the analysis asks the report to show
-
-    def report_tables(self) -> dict[str, Any]:
-        """The tables the report shows: those the analysis named (``report_tables`` in its
-        output data), else all of them."""
-        if self.shown is None:
-            return self.tables
-        return {name: self.tables[name] for name in self.shown if name in self.tables}
+    sections: list[ReportSection] = field(default_factory=list)
+    factor_columns: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def read_analyses(run_root: Path) -> dict[str, AnalysisResult]:
@@ -85,10 +68,14 @@ def read_analyses(run_root: Path) -> dict[str, AnalysisResult]:
             except pd.errors.EmptyDataError:
                 tables[name] = pd.DataFrame()
         figures = {name: folder / "figures" / f"{name}.png" for name in data.get("figures", [])}
+        report = data.get("report") or {}
+        # Results written before analyses declared sections: one section per table.
+        sections = ([ReportSection(**s) for s in report["sections"]] if "sections" in report
+                    else default_sections(folder.name, list(tables), (data.get("data") or {}).get("report_tables")))
         # Keyed by folder: the analysis's id, which is its plugin name unless the recipe set one.
         found[folder.name] = AnalysisResult(
-            name=folder.name, folder=folder, summary=data.get("summary", ""),
-            tables=tables, figures=figures, shown=(data.get("data") or {}).get("report_tables"))
+            name=folder.name, folder=folder, summary=data.get("summary", ""), tables=tables,
+            figures=figures, sections=sections, factor_columns=report.get("factor_columns") or {})
     return found
 
 
@@ -161,21 +148,15 @@ def factor_table(analyses: dict[str, AnalysisResult]) -> Any:
 
 
 def with_measured(factors: Any, analyses: dict[str, AnalysisResult]) -> Any:
-    """Table 1 with each run's measured trace+response length and PPL of its training mix
-    (from the ``lengths`` / ``ppl`` analyses over ``<run>/mix``) when they ran."""
+    """Table 1 with the per-run columns the analyses add (``factor_columns`` of their
+    output, e.g. each run's measured length and PPL of its training mix)."""
     if factors is None or "run" not in factors.columns:
         return factors
     factors = factors.copy()
-    for analysis, table_name, column, label in (("lengths", "lengths", "mean_tokens", "length (tokens)"),
-                                                ("ppl", "ppl", "ppl", "PPL")):
-        result = analyses.get(analysis)
-        table = result.tables.get(table_name) if result else None
-        if table is None or "dataset" not in getattr(table, "columns", []):
-            continue
-        by_run = {str(d)[: -len("/mix")]: v for d, v in zip(table["dataset"], table[column])
-                  if str(d).endswith("/mix")}
-        if by_run:
-            factors[label] = [by_run.get(str(run)) for run in factors["run"]]
+    for result in analyses.values():
+        for label, by_run in result.factor_columns.items():
+            if by_run:
+                factors[label] = [by_run.get(str(run)) for run in factors["run"]]
     return factors
 
 
@@ -234,6 +215,24 @@ def build_report(run_root: Path, title: str, precision: int = 3, *, caveat: str 
             md.extend([f"_{note}_", ""])
             body.append(f'<p class="note">{html.escape(note)}</p>')
 
+    def figure(result: AnalysisResult, name: str) -> None:
+        path = result.figures.get(name)
+        if path is None or not path.exists():
+            return
+        target = figures_dir / f"{result.name}-{name}.png"
+        shutil.copyfile(path, target)
+        caption = f"{result.name}: {name.replace('_', ' ')}"
+        md.extend([f"![{caption}](figures/{target.name})", ""])
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        body.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+                    f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+    def figures_section(loose: list[tuple[AnalysisResult, str]]) -> None:
+        md.extend(["## Figures", ""])
+        body.append("<h2>Figures</h2>")
+        for result, name in loose:
+            figure(result, name)
+
     if experiments:
         import pandas as pd
 
@@ -245,42 +244,27 @@ def build_report(run_root: Path, title: str, precision: int = 3, *, caveat: str 
             "A run listed more than once mixes several datasets: one row per component; the "
             "analyses use the mean of its components' factors." if mixed else "",
             note="no factor table was given to the analyses")
-    summarised: set[str] = set()
-    for heading, name, table_name in MAIN_TABLES:
-        result = analyses.get(name)
-        table = result.tables.get(table_name) if result else None
-        if result is not None and table is None and table_name in FALLBACK_TABLES:
-            table = result.tables.get(FALLBACK_TABLES[table_name])
-        if result is not None and table is None and name in summarised:
-            continue  # an optional table (per-question rates from older results)
-        summary = result.summary if result and name not in summarised else ""
-        summarised.add(name)
-        section(heading, table, summary, note=f"the `{name}` analysis was not run")
-    md.extend(["## Figures", ""])
-    body.append("<h2>Figures</h2>")
+    # Every declared section of every analysis, in order (ties: analyses by id, then as
+    # listed); the figures no section places share one section.
+    placed: list[tuple[float, int, AnalysisResult, ReportSection]] = []
     for result in analyses.values():
-        for name, path in result.figures.items():
-            if not path.exists():
-                continue
-            target = figures_dir / f"{result.name}-{name}.png"
-            shutil.copyfile(path, target)
-            caption = f"{result.name}: {name.replace('_', ' ')}"
-            md.extend([f"![{caption}](figures/{target.name})", ""])
-            data = base64.b64encode(path.read_bytes()).decode("ascii")
-            body.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
-                        f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    shown = {name for _, name, _ in MAIN_TABLES}
-    for result in analyses.values():
-        if result.name in shown:
-            continue
-        for table_name, table in result.report_tables().items():
-            section(f"{result.name} · {table_name}", table,
-                    result.summary if table_name == next(iter(result.report_tables())) else "")
-        if not result.tables:
-            section(result.name, None, result.summary)
-    aicc = analyses.get("aicc")
-    if aicc and "candidates" in aicc.tables:
-        section("AICc · all candidate models", aicc.tables["candidates"])
+        for declared in result.sections:
+            placed.append((declared.order, len(placed), result, declared))
+    claimed = {(result.name, s.figure) for _, _, result, s in placed if s.figure}
+    loose = [(result, name) for result in analyses.values() for name in result.figures
+             if (result.name, name) not in claimed]
+    figures_done = False
+    for order, _, result, declared in sorted(placed, key=lambda entry: (entry[0], entry[1])):
+        if order > FIGURES_ORDER and not figures_done:
+            figures_section(loose)
+            figures_done = True
+        heading = declared.heading.replace("{analysis}", result.name)
+        table = result.tables.get(declared.table) if declared.table else None
+        section(heading, table, result.summary if declared.summary else "", note=declared.note)
+        if declared.figure:
+            figure(result, declared.figure)
+    if not figures_done:
+        figures_section(loose)
     md_path, html_path = out / "report.md", out / "report.html"
     md_path.write_text("\n".join(md).rstrip() + "\n", encoding="utf-8")
     page = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"

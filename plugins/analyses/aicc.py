@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
 from jre import hookimpl
 from jre.errors import UserError
 from jre.kinds import Analysis, StrictModel
-from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, factor_matrix, figure_png, pyplot
+from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, ReportSection, factor_matrix, figure_png, pyplot
 
 
 class AiccConfig(StrictModel):
@@ -200,6 +200,11 @@ class Aicc(Analysis):
                 coefficients, columns=["benchmark", "factor", "coef", "se", "sign", "p", "marks"]),
                     "candidates": pd.DataFrame(candidates)},
             figures=figures,
+            sections=[ReportSection("Table 4 · AICc selection of experiment factors", table="selection",
+                                    order=40, summary=True),
+                      ReportSection("Table 4b · Coefficients of the selected models (standard errors, p-values)",
+                                    table="coefficients", order=41),
+                      ReportSection("AICc · all candidate models", table="candidates", order=90)],
             data={"k_rule": k_rule, "count_variance": config.count_variance,
                   "target": config.target, "factors": chosen, "excluded": sorted(excluded),
                   "measured": list(config.measured),

@@ -11,7 +11,6 @@ averaging per-item scores.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from pydantic import Field, field_validator
 from jre import hookimpl
 from jre.errors import UserError
 from jre.kinds import Analysis, StrictModel
-from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, figure_png, pyplot
+from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, ReportSection, figure_png, pyplot
 
 
 class CompareConfig(StrictModel):
@@ -243,8 +242,8 @@ class Compare(Analysis):
                          f"Holm p={row['p_holm']:.3f}{mark}")
         figures = {"deltas": self._figure(table)} if len(table) else {}
         return AnalysisOutput(summary="\n".join(lines), tables={"deltas": table, "summary": self._compact(table)},
-                              figures=figures,
-                              data={"pairs": list(dict.fromkeys(table["pair"])), "report_tables": ["summary"]})
+                              figures=figures, data={"pairs": list(dict.fromkeys(table["pair"]))},
+                              sections=[ReportSection("{analysis} · summary", table="summary", summary=True)])
 
     @staticmethod
     def _compact(table: Any) -> Any:

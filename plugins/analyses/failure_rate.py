@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from jre import hookimpl
 from jre.kinds import Analysis
-from jre.kinds.analysis import AnalysisInputs, AnalysisOutput
+from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, ReportSection
 from jre.plugins.analyses.scores import PivotConfig, mean_row, pivot
 
 
@@ -42,7 +42,12 @@ class FailureRate(Analysis):
         if by_run.notna().any():
             lines.append(f"- most stable run: {by_run.idxmin()} (mean {by_run.min():.3f}); "
                          f"least stable: {by_run.idxmax()} (mean {by_run.max():.3f})")
-        return AnalysisOutput(summary="\n".join(lines), tables=tables,
+        sections = [ReportSection("Table 3 · Reasoning failure rates (per sample)", table="failure_rate",
+                                  order=30, summary=True)]
+        if "failure_rate_per_question" in tables:
+            sections.append(ReportSection("Table 3b · Reasoning failure rates (per question)",
+                                          table="failure_rate_per_question", order=31))
+        return AnalysisOutput(summary="\n".join(lines), tables=tables, sections=sections,
                               data={"mean_by_run": {k: (None if v != v else float(v))
                                                     for k, v in by_run.items()}})
 

@@ -14,7 +14,8 @@ from pydantic import Field
 from jre import hookimpl
 from jre.errors import UserError
 from jre.kinds import Analysis, StrictModel
-from jre.kinds.analysis import AnalysisInputs, AnalysisOutput
+from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, ReportSection, mix_by_run
+from jre.rows import iter_rows
 
 
 class LengthsConfig(StrictModel):
@@ -27,29 +28,15 @@ class LengthsConfig(StrictModel):
 
 def iter_examples(files: list[Path], limit: int | None = None) -> Iterator[dict[str, Any]]:
     """``{instruction, trace, response}`` of each example in synth JSONL shards or mix Parquet."""
-    import json
-
     count = 0
     for path in files:
-        if path.suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            rows = (r for batch in pq.ParquetFile(path).iter_batches(
-                columns=["instruction", "reasoning", "response"]) for r in batch.to_pylist())
-            rows = ({"instruction": r["instruction"], "trace": r["reasoning"],
-                     "response": r["response"]} for r in rows)
-        else:
-            def _jsonl(p: Path = path) -> Iterator[dict[str, Any]]:
-                with open(p, encoding="utf-8") as fh:
-                    for line in fh:
-                        if line.endswith("\n") and line.strip():
-                            yield json.loads(line)
-            rows = _jsonl()
-        for row in rows:
+        # Mix Parquet names the trace `reasoning`; synth triples name it `trace`.
+        trace = "reasoning" if path.suffix == ".parquet" else "trace"
+        for row in iter_rows([path], ["instruction", trace, "response"]):
             if limit is not None and count >= limit:
                 return
             count += 1
-            yield {"instruction": row.get("instruction") or "", "trace": row.get("trace"),
+            yield {"instruction": row.get("instruction") or "", "trace": row.get(trace),
                    "response": row.get("response")}
 
 
@@ -118,7 +105,9 @@ class Lengths(Analysis):
                   for r in table.to_dict("records")]
         return AnalysisOutput(summary="\n".join(lines), tables={"lengths": table},
                               data={"mean_tokens": dict(zip(table["dataset"], table["mean_tokens"])),
-                                    "tokenizer": name})
+                                    "tokenizer": name},
+                              sections=[ReportSection("{analysis} · lengths", table="lengths", summary=True)],
+                              factor_columns={"length (tokens)": mix_by_run(table, "mean_tokens")})
 
 
 @hookimpl

@@ -15,7 +15,7 @@ from pydantic import Field
 from jre import hookimpl
 from jre.errors import UserError
 from jre.kinds import Analysis, StrictModel
-from jre.kinds.analysis import AnalysisInputs, AnalysisOutput
+from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, ReportSection, mix_by_run
 from jre.plugins.analyses.lengths import iter_examples, select_datasets
 
 
@@ -107,7 +107,9 @@ class Perplexity(Analysis):
         lines += [f"- {r['dataset']}: PPL {r['ppl']:.2f} over {r['tokens']} tokens (n={r['n']})"
                   for r in table.to_dict("records")]
         return AnalysisOutput(summary="\n".join(lines), tables={"ppl": table},
-                              data={"ppl": dict(zip(table["dataset"], table["ppl"])), "model": name})
+                              data={"ppl": dict(zip(table["dataset"], table["ppl"])), "model": name},
+                              sections=[ReportSection("{analysis} · ppl", table="ppl", summary=True)],
+                              factor_columns={"PPL": mix_by_run(table, "ppl")})
 
 
 @hookimpl

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from jre import hookimpl
 from jre.kinds import Analysis, StrictModel
-from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, figure_png, pyplot
+from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, ReportSection, figure_png, pyplot
 
 
 class PivotConfig(StrictModel):
@@ -127,8 +127,12 @@ class Scores(Analysis):
         figures = {}
         if not inputs.results.empty:
             figures["score_vs_failure"] = score_vs_failure_figure(inputs.results)
+        # Table 2 shows the intervals when there are any (the reported policy), else the scores.
+        table2 = "scores_with_ci" if "scores_with_ci" in tables else "scores"
+        sections = [ReportSection("Table 2 · Scores (metric per benchmark; 95 % bootstrap interval in brackets)",
+                                  table=table2, order=20, summary=True)]
         return AnalysisOutput(summary="\n".join(lines), tables=tables, figures=figures,
-                              data={"best": best, "policy": config.policy})
+                              data={"best": best, "policy": config.policy}, sections=sections)
 
 
 @hookimpl

@@ -73,26 +73,43 @@ def plugins_command(as_json: bool, kind: str | None) -> None:
     for k, registry in plugins.registries.items():
         if kind and k != kind:
             continue
-        for name, reg in sorted(registry.items()):
+        clashes = plugins.duplicates.get(k, {})
+        clashed = {plugins.aliases[k].get(n, n) for n in clashes}  # first registrations that clash
+        later = list({id(r): r for regs in clashes.values() for r in regs}.values())
+        entries = [(name, reg, name in clashed) for name, reg in sorted(registry.items())]
+        entries += [(reg.obj.name, reg, True) for reg in later]
+        for name, reg, duplicate in entries:
             rows.append({"kind": k, "name": name, "aliases": list(reg.aliases), "plugin": reg.plugin,
                          "distribution": reg.distribution, "version": reg.version,
-                         "description": reg.obj.description})
+                         "description": reg.obj.description, "duplicate": duplicate})
     broken = [{"plugin": b.plugin, "distribution": b.distribution, "error": b.error}
               for b in plugins.broken]
+    duplicates = [{"kind": k, "name": n, "plugins": [r.plugin for r in
+                   [plugins.registries[k][plugins.aliases[k].get(n, n)], *regs]]}
+                  for k, names in plugins.duplicates.items() if not kind or k == kind
+                  for n, regs in sorted(names.items())]
     if as_json:
-        click.echo(json.dumps({"plugins": rows, "broken": broken}, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({"plugins": rows, "broken": broken, "duplicates": duplicates},
+                              indent=2, ensure_ascii=False))
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
+    # Plain Text cells: a description such as "(install jre[vllm])" is not rich markup.
     table = Table("kind", "name", "plugin", "distribution", "version", "description")
     for row in rows:
-        table.add_row(row["kind"], row["name"], row["plugin"], row["distribution"], row["version"],
-                      row["description"])
+        name = Text(row["name"]) + (Text(" (duplicate)", style="red") if row["duplicate"] else Text())
+        table.add_row(*(Text(str(row[c])) for c in ("kind",)), name,
+                      *(Text(str(row[c])) for c in ("plugin", "distribution", "version", "description")))
     console = Console(width=max(100, Console().width))
     console.print(table)
     for b in broken:
-        console.print(f"[red]broken[/red] {b['plugin']} ({b['distribution']}): {b['error']}")
+        console.print(Text("broken", style="red") + Text(f" {b['plugin']} ({b['distribution']}): {b['error']}"))
+    for d in duplicates:
+        console.print(Text("duplicate", style="red") + Text(
+            f" {d['kind']} {d['name']!r} registered by {' and '.join(d['plugins'])}; using it fails "
+            "until one is uninstalled or left out with JRE_DISABLE_PLUGINS"))
 
 
 @cli.group("recipe")
@@ -211,12 +228,12 @@ def new_plugin(kind: str, name: str, directory: Path) -> None:
 
 
 def _add_stage_and_plugin_commands() -> None:
-    from jre.plugin_manager import get_plugins
+    from jre.plugin_manager import add_plugin_commands, get_plugins
     from jre.stages import available_stages
 
     for stage in available_stages().values():
         cli.add_command(stage.command())
-    get_plugins().pm.hook.register_commands(cli=cli)
+    add_plugin_commands(get_plugins(), cli)
 
 
 def main() -> None:

@@ -66,11 +66,18 @@ class PluginSet:
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)
     broken: list[Broken] = field(default_factory=list)
     sources: dict[str, tuple[str, str]] = field(default_factory=dict)  # plugin name -> (dist, version)
+    # kind -> name -> every registration after the first of that name (or alias)
+    duplicates: dict[str, dict[str, list[Registered]]] = field(default_factory=dict)
 
     def get(self, kind: str, name: str) -> Plugin:
-        """Look up a plugin object; an unknown name is an error listing the available ones."""
+        """Look up a plugin object; an unknown name is an error listing the available ones,
+        a name two plugins registered is an error naming both."""
         registry = self.registries[kind]
+        clash = self.duplicates.get(kind, {}).get(name)
         name = self.aliases[kind].get(name, name)
+        clash = clash or self.duplicates.get(kind, {}).get(name)
+        if clash:
+            raise PluginError(duplicate_message(kind, name, [registry[name], *clash]))
         if name not in registry:
             available = ", ".join(sorted(registry)) or "none"
             raise PluginError(f"unknown {kind} {name!r}; available: {available}")
@@ -78,6 +85,13 @@ class PluginSet:
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.registries[kind])
+
+
+def duplicate_message(kind: str, name: str, owners: list[Registered]) -> str:
+    """One line naming every plugin that registered ``name``, and how to keep one."""
+    by = " and by ".join(f"plugin {r.plugin!r} ({r.distribution})" for r in owners)
+    return (f"{kind} {name!r} is registered twice: by {by}; uninstall one or leave it out "
+            "with JRE_DISABLE_PLUGINS")
 
 
 def _env_list(name: str) -> set[str] | None:
@@ -161,13 +175,14 @@ def _call_register(plugins: PluginSet, kind: str, impl: pluggy.HookImpl) -> None
         if not obj.name:
             raise PluginError(f"plugin {plugin_name!r} registered a {kind} without a name")
         registry, alias_map = plugins.registries[kind], plugins.aliases[kind]
-        for name in (obj.name, *aliases):
-            owner = registry.get(alias_map.get(name, name))
-            if owner is not None:
-                raise PluginError(f"{kind} {name!r} is registered twice: by plugin "
-                                  f"{owner.plugin!r} ({owner.distribution}) and by plugin "
-                                  f"{plugin_name!r} ({dist})")
-        registry[obj.name] = Registered(obj, plugin_name, dist, version, tuple(aliases))
+        entry = Registered(obj, plugin_name, dist, version, tuple(aliases))
+        taken = [name for name in (obj.name, *aliases) if alias_map.get(name, name) in registry]
+        if taken:
+            # Kept aside, not fatal: `jre plugins` lists both, and only using the name fails.
+            for name in taken:
+                plugins.duplicates.setdefault(kind, {}).setdefault(name, []).append(entry)
+            return
+        registry[obj.name] = entry
         for alias in aliases:
             alias_map[alias] = obj.name
 
@@ -181,6 +196,21 @@ def _call_register(plugins: PluginSet, kind: str, impl: pluggy.HookImpl) -> None
         plugins.broken.append(Broken(plugin_name, dist, f"{type(exc).__name__}: {exc}"))
         _warn(f"plugin {plugin_name!r} ({dist}) failed in {impl.function.__name__}: "
               f"{type(exc).__name__}: {exc}")
+
+
+def add_plugin_commands(plugins: PluginSet, cli: Any) -> None:
+    """Run every plugin's ``register_commands`` hook on its own: one that raises is reported
+    as broken in one warning line and its commands are left out; the rest of jre works."""
+    for impl in plugins.pm.hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=cli)
+        except Exception as exc:
+            if _strict():
+                raise
+            dist, _ = plugins.sources.get(impl.plugin_name, ("?", "?"))
+            plugins.broken.append(Broken(impl.plugin_name, dist, f"{type(exc).__name__}: {exc}"))
+            _warn(f"plugin {impl.plugin_name!r} ({dist}) failed in register_commands: "
+                  f"{type(exc).__name__}: {exc}; its commands are left out")
 
 
 _CACHED: PluginSet | None = None

@@ -33,7 +33,7 @@ def test_entry_point_plugin_is_loaded_and_listed(tmp_path: Path) -> None:
     toy = [r for r in data["plugins"] if r["name"] == "toy"]
     assert toy == [{"kind": "benchmark", "name": "toy", "aliases": ["toy-alias"],
                     "plugin": "jre_bench_toy", "distribution": "jre-bench-toy", "version": "2.5",
-                    "description": "a toy benchmark"}]
+                    "description": "a toy benchmark", "duplicate": False}]
     version = run_jre("--version", env=env_with(root))
     assert version.returncode == 0 and "jre-bench-toy 2.5" in version.stdout
 
@@ -88,15 +88,34 @@ def register_benchmark(register):  # missing the final s
     assert "Traceback" not in result.stderr
 
 
-def test_duplicate_names_name_both_plugins(tmp_path: Path) -> None:
+def test_duplicate_names_are_listed_and_fail_only_when_used(tmp_path: Path) -> None:
     root = tmp_path / "site"
     make_dist(root, "jre-bench-toy", "jre_bench_toy", GOOD_BENCHMARK)
     make_dist(root, "jre-bench-toy2", "jre_bench_toy2", GOOD_BENCHMARK)
-    result = run_jre("plugins", env=env_with(root))
-    assert result.returncode == 2
-    assert "registered twice" in result.stderr
-    assert "jre_bench_toy" in result.stderr and "jre_bench_toy2" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    env = env_with(root)
+    # `jre plugins`, the command for diagnosing it, lists both and flags them.
+    data = _plugins_json(env)
+    toys = [r for r in data["plugins"] if r["name"] == "toy"]
+    assert sorted(r["plugin"] for r in toys) == ["jre_bench_toy", "jre_bench_toy2"]
+    assert all(r["duplicate"] for r in toys)
+    assert not any(r["duplicate"] for r in data["plugins"] if r["name"] != "toy")
+    assert {(d["kind"], d["name"], tuple(sorted(d["plugins"]))) for d in data["duplicates"]} == {
+        ("benchmark", n, ("jre_bench_toy", "jre_bench_toy2")) for n in ("toy", "toy-alias")}
+    table = run_jre("plugins", env=env)
+    assert table.returncode == 0 and "duplicate" in table.stdout and "jre_bench_toy2" in table.stdout
+    # Other names keep working; using the duplicated one (or its alias) is one line, exit 2.
+    recipe = tmp_path / "r.toml"
+    for name in ("arith_en", "toy", "toy-alias"):
+        recipe.write_text(f'schema_version = 1\nname = "d"\nrun_dir = "{tmp_path / "run"}"\n'
+                          f'[eval]\nengine = "openai"\nbenchmarks = ["{name}"]\n')
+        result = run_jre("recipe", "check", str(recipe), env=env)
+        if name == "arith_en":
+            assert "registered twice" not in result.stderr, result.stderr
+            continue
+        assert result.returncode == 2, result.stderr
+        assert "registered twice" in result.stderr and "Traceback" not in result.stderr
+        assert "jre_bench_toy" in result.stderr and "jre_bench_toy2" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_allow_and_deny_lists(tmp_path: Path) -> None:
@@ -162,3 +181,31 @@ def register_commands(cli):
     result = run_jre("hello", "world", env=env_with(root))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "hello world"
+
+
+def test_register_commands_that_raises_leaves_every_other_command_working(tmp_path: Path) -> None:
+    source = """
+from jre import hookimpl
+
+@hookimpl
+def register_commands(cli):
+    raise RuntimeError("no commands today")
+"""
+    root = make_dist(tmp_path / "site", "jre-cmdfail", "jre_cmdfail", source)
+    env = env_with(root)
+    for args in (("plugins",), ("--help",), ("recipe", "--help")):
+        result = run_jre(*args, env=env)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        warning = result.stderr.strip().splitlines()
+        assert len(warning) == 1 and "jre_cmdfail" in warning[0] and "no commands today" in warning[0]
+    data = json.loads(run_jre("plugins", "--json", env=env).stdout)
+    assert [b["plugin"] for b in data["broken"]] == ["jre_cmdfail"]
+
+
+def test_descriptions_are_not_rich_markup(tmp_path: Path) -> None:
+    source = GOOD_BENCHMARK.replace('"a toy benchmark"', '"a toy [bold]benchmark[/bold] (install jre[vllm])"')
+    root = make_dist(tmp_path / "site", "jre-bench-toy", "jre_bench_toy", source)
+    result = run_jre("plugins", "--kind", "benchmark", env={**env_with(root), "COLUMNS": "250"})
+    assert result.returncode == 0, result.stderr
+    assert "a toy [bold]benchmark[/bold] (install jre[vllm])" in result.stdout

@@ -95,6 +95,9 @@ def test_analysis_example_makes_its_table_and_figure() -> None:
     output = analysis.run(None, AnalysisInputs(results=results, factors=factors))
     assert output.tables["means"].set_index("benchmark")["failure_rate"].round(3).to_dict() == {"x": 0.3, "y": 0.5}
     assert output.figures["failure_vs_factors"].startswith(b"\x89PNG")
+    (section,) = output.sections
+    assert (section.table, section.figure, section.order) == ("means", "failure_vs_factors", 32)
+    assert output.factor_columns["mean failure"] == {"1": 0.2, "2": 0.6}
 
 
 def test_examples_register_working_plugins() -> None:

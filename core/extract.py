@@ -43,12 +43,6 @@ def boxes(text: str) -> list[tuple[int, int, str]]:
     return found
 
 
-def last_boxed(text: str) -> str | None:
-    """The content of the last ``\\boxed{…}`` (or ``\\fbox{…}``), braces balanced."""
-    found = boxes(text)
-    return found[-1][2] if found else None
-
-
 def _strip_latex(text: str) -> str:
     # \text{B}, \mathrm{B}, \textbf{B} → B; $…$ and markdown emphasis dropped.
     text = re.sub(r"\\(?:text|mathrm|textbf|mathbf)\s*\{([^{}]*)\}", r"\1", text)

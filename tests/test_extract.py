@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from jre.extract import (extract_choice, extract_math, extract_translation, last_boxed,
+from jre.extract import (extract_choice, extract_math, extract_translation, boxes,
                          last_code_block)
 from jre.kinds.engine import split_generation
 from jre.reasoning import answer_text
@@ -111,8 +111,8 @@ def test_extract_choice_more_letters() -> None:
 
 
 def test_boxed_and_code_blocks() -> None:
-    assert last_boxed("\\boxed{1} then \\boxed{\\frac{1}{2}}") == "\\frac{1}{2}"
-    assert last_boxed("no box") is None
+    assert [b[2] for b in boxes("\\boxed{1} then \\fbox{\\frac{1}{2}}")] == ["1", "\\frac{1}{2}"]
+    assert boxes("no box") == []
     text = "```python\nx = 1\n```\n説明\n```\nprint(2)\n```"
     assert last_code_block(text) == "print(2)\n"
     assert last_code_block("```python\ndef f():\n    return 1") == "def f():\n    return 1\n"  # cut off

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from jre.lib.train.data import (IGNORE_INDEX, PackedCollator, model_inputs, PaddingCollator, fit_to_context, pack_groups,
+from jre.lib.train.data import (IGNORE_INDEX, PackedCollator, model_inputs, PaddingCollator, fit_status, pack_groups,
                           packed_efficiency, tokenize_chat)
 
 
@@ -44,10 +44,11 @@ def test_loss_mask_multi_turn_trains_every_assistant_turn(tok):
 
 def test_overlength_policy():
     ex = {"input_ids": list(range(10)), "labels": [IGNORE_INDEX] * 4 + list(range(4, 10))}
-    assert fit_to_context(ex, 6, "truncate") == {"input_ids": list(range(6)), "labels": [IGNORE_INDEX] * 4 + [4, 5]}
-    assert fit_to_context(ex, 6, "drop") is None
-    assert fit_to_context(ex, 4, "truncate") is None  # nothing left to learn from
-    assert fit_to_context(ex, 10, "drop") == ex
+    assert fit_status(ex, 6, "truncate") == ({"input_ids": list(range(6)), "labels": [IGNORE_INDEX] * 4 + [4, 5]},
+                                             "truncated")
+    assert fit_status(ex, 6, "drop") == (None, "dropped_over_length")
+    assert fit_status(ex, 4, "truncate") == (None, "dropped_no_labels")  # nothing left to learn from
+    assert fit_status(ex, 10, "drop") == (ex, "kept")
 
 
 def _examples(tok, n=5):

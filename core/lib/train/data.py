@@ -81,14 +81,6 @@ def fit_status(example: dict[str, list[int]], max_length: int, overlength: str) 
     return example, status
 
 
-def fit_to_context(example: dict[str, list[int]], max_length: int, overlength: str) -> dict[str, list[int]] | None:
-    """Apply the over-length policy: ``truncate`` cuts to ``max_length``, ``drop`` returns None.
-
-    An example left with no label token (a prompt longer than the context) is dropped too.
-    """
-    return fit_status(example, max_length, overlength)[0]
-
-
 def template_overhead(tokenizer: Any) -> int:
     """Tokens the chat template needs around an empty user turn and an empty assistant turn."""
     text = tokenizer.apply_chat_template([{"role": "user", "content": ""}, {"role": "assistant", "content": ""}],

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
-from collections.abc import Iterator, Sequence
 
 from jre.errors import UserError
 

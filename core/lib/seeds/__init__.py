@@ -18,9 +18,9 @@ dataset read are in :attr:`SeedSet.report`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
 
 from jre.lib.seeds.chat import lmsys, mapped
 from jre.lib.seeds.common import Seed, SeedSet, new_report, split_counts

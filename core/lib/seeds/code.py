@@ -4,9 +4,9 @@ dataset a row's ``metadata`` names (TACO, APPS, CodeContests, Codeforces)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
 
 from jre.lib.seeds.common import Seed, data_files, hub_revision
 from jre.rows import iter_rows

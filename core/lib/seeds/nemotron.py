@@ -4,9 +4,9 @@ weight, reasoning answers checked for their ``<think>`` shape."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
 
 from jre.lib.seeds.code import CodeQuestions, code_reference
 from jre.lib.seeds.common import (

@@ -8,11 +8,11 @@ import os
 import shlex
 import socket
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
 
 from jre.errors import UserError
 from jre.store import write_json_atomic

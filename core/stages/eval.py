@@ -124,8 +124,7 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
                   model_inputs: dict[str, str]) -> dict[str, Any]:
     """Evaluate one benchmark of the recipe (resuming its details); returns its results."""
     from jre import __version__
-    from jre.evaluate import sample_id, score_samples, summarize
-    from jre.records import ChatRequest
+    from jre.evaluate import sample_id, summarize
     from jre.store import ShardWriter, iter_records, write_json_atomic
 
     recipe, store = ctx.recipe, ctx.store
@@ -142,11 +141,16 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
 
     engine_table = resolved_dict(section.engine)
     engine_table.pop("model", None)
-    generation_key = config_hash({"benchmark": resolved_dict(ref), "engine": engine_table,
+    options = resolved_dict(ref)
+    judge_keys = ("judge", "judge_retries", "judge_max_tokens", "judge_temperature", "judge_prompts")
+    # The judge's settings only change the scores: the generations stay.
+    generation_key = config_hash({"benchmark": {k: v for k, v in options.items() if k not in judge_keys},
+                                  "engine": engine_table,
                                   "sampling": sampling.to_dict(), "dataset": data.source,
                                   "items": [i.id for i in items]})
     scoring_key = config_hash({"generation": generation_key, "policy": section.answer_policy,
-                               "bootstrap": section.bootstrap, "seed": recipe.seed})
+                               "bootstrap": section.bootstrap, "seed": recipe.seed,
+                               "benchmark": options})
     inputs = {**model_inputs, "generation": generation_key}
     previous = store.read_manifest("eval", name)
     if previous is not None and (previous.inputs != inputs or ctx.force):
@@ -169,8 +173,9 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
     failed: list[tuple[str, str]] = []
     try:
         if todo:
-            failed = _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name,
-                               done_samples, len(items) * sampling.n, section.answer_policy)
+            generate = _generate if benchmark.turns == 1 else _generate_turns
+            failed = generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name,
+                              done_samples, len(items) * sampling.n, section.answer_policy)
     finally:
         writer.close()
 
@@ -184,11 +189,18 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
                              "expected_samples": len(wanted), "missing_samples": len(missing)},
                      extra={"failed_requests": [list(f) for f in failed[:20]]})
         raise IncompleteBenchmark(name, len(missing), len(wanted), _reason(engine, failed))
-    # Rescore under the current policy (it may differ from the one the samples were written with).
-    for r in records:
-        r["score"] = r["scores_by_policy"][section.answer_policy]
-    results = summarize(benchmark, cfg, items, records, policy=section.answer_policy,
-                        bootstrap=section.bootstrap, seed=recipe.seed)
+    if benchmark.judged:
+        from jre.judge import judge_and_summarize
+
+        results = judge_and_summarize(benchmark, cfg, items, records, out,
+                                      policy=section.answer_policy,
+                                      bootstrap=section.bootstrap, seed=recipe.seed)
+    else:
+        # Rescore under the current policy (it may differ from the one the samples were written with).
+        for r in records:
+            r["score"] = r["scores_by_policy"][section.answer_policy]
+        results = summarize(benchmark, cfg, items, records, policy=section.answer_policy,
+                            bootstrap=section.bootstrap, seed=recipe.seed)
     client_stats = engine.client.stats if engine.client is not None else None
     engine_cfg = section.engine.config
     results["think_detection"]["prefilled_think"] = getattr(engine_cfg, "prefilled_think", None)
@@ -275,6 +287,20 @@ def _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name, 
     return list(getattr(client, "failed", []))[failed_before:]
 
 
+def _generate_turns(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name, done, total,
+                    policy) -> list[tuple[str, str]]:
+    """Multi-turn conversations (jre.multiturn); returns the engine's failed requests."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from jre.multiturn import generate_turns
+
+    columns = (TextColumn(f"eval {name}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=ctx.console, transient=False) as progress:
+        task = progress.add_task(name, total=total, completed=done)
+        return generate_turns(benchmark, cfg, todo, sampling, engine.get(), writer, writer.path,
+                              lambda n: progress.advance(task, n))
+
+
 def run(ctx: StageContext) -> None:
     recipe = ctx.recipe
     model, model_inputs = model_path(recipe, ctx.store)
@@ -290,7 +316,9 @@ def run(ctx: StageContext) -> None:
             ci = results.get("ci95")
             ci_text = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
             extra = f"  {results['signature']}" if results.get("signature") else ""
-            ctx.console.print(f"eval {results['benchmark']}: {results['metric']} {results['score']:.4f}{ci_text}"
+            score = results["score"]
+            score_text = f"{score:.4f}" if score is not None else "none (no valid judgment)"
+            ctx.console.print(f"eval {results['benchmark']}: {results['metric']} {score_text}{ci_text}"
                               f"  failure rate {results['failure_rate']:.3f} of samples, "
                               f"{results['failure_rate_per_question']:.3f} of questions"
                               f"  ({results['n_items']} items, {results['n_samples']} samples){extra}")

@@ -49,7 +49,8 @@ class JudgeOptions(StrictModel):
     ``judge_temperature`` are the judge's sampling (FastChat: 2048 tokens, temperature 0).
     """
 
-    judge: EngineRef = Field(default_factory=lambda: EngineRef.model_validate(DEFAULT_JUDGE))
+    judge: EngineRef = Field(default_factory=lambda: EngineRef.model_validate(DEFAULT_JUDGE),
+                             validate_default=True)
     judge_retries: int = Field(default=2, ge=0)
     judge_max_tokens: int = Field(default=2048, ge=1)
     judge_temperature: float = Field(default=0.0, ge=0)

@@ -167,3 +167,32 @@ def test_missing_question_file_or_reference_is_one_clear_error(tmp_path: Path, s
         bench_ja.load(cfg)
     with pytest.raises(Exception, match="nope"):
         bench_ja.parse_config({"judge": {"name": "nope"}})
+
+
+def test_rubric_judge_rates_final_numbers_against_the_reference() -> None:
+    """The offline stand-in judge reads the real FastChat prompts (English and Japanese)."""
+    from jre.judge import JudgePrompt, judge_messages, load_judge_prompts
+    from jre.plugins.benchmarks.mt_bench import BUNDLED_PROMPTS
+    from jre.plugins.engines.rubric_judge import RubricJudgeConfig, rate
+
+    prompts = load_judge_prompts(BUNDLED_PROMPTS)
+    cfg = RubricJudgeConfig()
+    math = judge_messages(prompts["single-math-v1"], question="3+4?", ref_answer_1="It is 7.",
+                          answer="3 + 4 = 7")[1]["content"]
+    assert rate(math, cfg)[0] == 10
+    wrong = judge_messages(prompts["single-math-v1-multi-turn"], question_1="3+4?", question_2="times 2?",
+                           ref_answer_1="7", ref_answer_2="14", answer_1="7", answer_2="It is 15.")
+    assert rate(wrong[1]["content"], cfg)[0] == 2  # turn 2 judged against reference turn 2
+    right = judge_messages(prompts["single-math-v1-multi-turn"], question_1="3+4?", question_2="times 2?",
+                           ref_answer_1="7", ref_answer_2="14", answer_1="8", answer_2="１４")
+    assert rate(right[1]["content"], cfg)[0] == 10  # full-width digits, the second answer only
+    plain = judge_messages(prompts["single-v1"], question="A poem?", answer="Roses.")[1]["content"]
+    assert rate(plain, cfg)[0] == 5
+    empty = judge_messages(prompts["single-v1-multi-turn"], question_1="a", question_2="b",
+                           answer_1="x", answer_2="")[1]["content"]
+    assert rate(empty, cfg)[0] == 1
+    ja = JudgePrompt("single-math-v1", "あなたは有益な助手です。",
+                     "[質問]\n{question}\n\n[参考回答の開始]\n{ref_answer_1}\n[参考回答の終了]\n\n"
+                     "[アシスタントの回答の開始]\n{answer}\n[アシスタントの回答の終了]")
+    ja_math = judge_messages(ja, question="120×3は？", ref_answer_1="360円", answer="答えは360円です。")
+    assert rate(ja_math[1]["content"], cfg)[0] == 10

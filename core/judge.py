@@ -141,6 +141,15 @@ def judgment_id(job: JudgeJob, settings: Mapping[str, Any]) -> str:
     return f"{job.key}/{stable_id(job.messages, dict(settings))}"
 
 
+class JudgeIncomplete(UserError):
+    """Judgments still missing after the judge engine's retries (a rerun asks only for those)."""
+
+    def __init__(self, benchmark: str, judge: str, missing: int, expected: int, reason: str) -> None:
+        super().__init__(f"eval {benchmark}: {missing} of {expected} judgments missing after the "
+                         f"judge engine's retries ({judge}: {reason}); rerun to ask only for those")
+        self.missing, self.expected = missing, expected
+
+
 def run_judge(client: Any, jobs: Iterable[JudgeJob], writer: Any, options: JudgeOptions,
               settings: Mapping[str, Any]) -> int:
     """Ask the judge for every job not yet in ``writer``; returns how many were asked.
@@ -206,11 +215,13 @@ def judge_and_summarize(benchmark: Any, config: Any, items: Sequence[Any],
             for job in benchmark.judge_jobs(by_id[r["item_id"]], r, config, policy)]
     writer = ShardWriter(out / JUDGMENTS, batch_size=1 << 30)
     asked = 0
+    failed: list[tuple[str, str]] = []
     try:
         if any(judgment_id(j, settings) not in writer for j in jobs):
             client = get_plugins().get("engine", config.judge.name).load(config.judge.config)
             try:
                 asked = run_judge(client, jobs, writer, config, settings)
+                failed = list(getattr(client, "failed", []))
             finally:
                 client.close()
     finally:
@@ -220,8 +231,9 @@ def judge_and_summarize(benchmark: Any, config: Any, items: Sequence[Any],
     wanted = {judgment_id(j, settings): j for j in jobs}
     found = {r["id"]: r for r in iter_records([out / JUDGMENTS]) if r.get("id") in wanted}
     if len(found) < len(wanted):
-        raise UserError(f"eval {benchmark.name}: the judge ({config.judge.name}) answered "
-                        f"{len(found)} of {len(wanted)} judgments; rerun to ask only for the rest")
+        reason = failed[0][1] if failed else "fewer replies than requests"
+        raise JudgeIncomplete(benchmark.name, config.judge.name, len(wanted) - len(found),
+                              len(wanted), reason)
     return judged_results(benchmark, items, records, list(found.values()), policy=policy,
                           bootstrap=bootstrap, seed=seed, settings=settings, asked=asked,
                           definitions=FAILURE_RATE_DEFINITIONS, rates=failure_rates(

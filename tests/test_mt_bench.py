@@ -196,3 +196,28 @@ def test_rubric_judge_rates_final_numbers_against_the_reference() -> None:
                      "[アシスタントの回答の開始]\n{answer}\n[アシスタントの回答の終了]")
     ja_math = judge_messages(ja, question="120×3は？", ref_answer_1="360円", answer="答えは360円です。")
     assert rate(ja_math[1]["content"], cfg)[0] == 10
+
+
+def test_rejected_requests_leave_the_benchmark_incomplete_and_a_rerun_finishes_it(
+        tmp_path: Path, server) -> None:
+    """A rejected second turn, then a rejected judge request (each once): each run ends with
+    one clear error naming what is missing; the next asks only for that."""
+    from jre.stages.eval import IncompleteBenchmark
+
+    questions = scripted_questions(tmp_path, "en", {81: ["@judge:r8", "@judge:r6 @fault:400"],
+                                                    111: ["@judge:r4", "@judge:r9"],
+                                                    121: ["@judge:r3", "@judge:r5"]})
+    recipe = evalkit.write_recipe(tmp_path, [bench("mt_bench_en", questions, server)], engine(server))
+    with pytest.raises(IncompleteBenchmark, match=r"1 of 3 samples missing.*maximum context length"):
+        evalkit.run_eval(recipe)
+    assert not (tmp_path / "run" / "eval" / "mt_bench_en" / "results.json").exists()
+    before = server.stats()
+    with pytest.raises(IncompleteBenchmark, match=r"1 of 6 judgments missing.*openai"):
+        evalkit.run_eval(recipe)  # the second turn now comes; its judge request is rejected
+    middle = server.stats()
+    assert middle["requests"] - before["requests"] == 1 + 6  # one model turn, six judge requests
+    evalkit.run_eval(recipe)
+    after = server.stats()
+    assert after["judge"] - middle["judge"] == 1 and after["requests"] - middle["requests"] == 1
+    res = evalkit.results(tmp_path, "mt_bench_en")
+    assert res["judge"]["failures"] == 0 and res["score"] == pytest.approx((0.7 + 0.65 + 0.4) / 3)

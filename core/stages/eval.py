@@ -190,11 +190,20 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
                      extra={"failed_requests": [list(f) for f in failed[:20]]})
         raise IncompleteBenchmark(name, len(missing), len(wanted), _reason(engine, failed))
     if benchmark.judged:
-        from jre.judge import judge_and_summarize
+        from jre.judge import JudgeIncomplete, judge_and_summarize
 
-        results = judge_and_summarize(benchmark, cfg, items, records, out,
-                                      policy=section.answer_policy,
-                                      bootstrap=section.bootstrap, seed=recipe.seed)
+        try:
+            results = judge_and_summarize(benchmark, cfg, items, records, out,
+                                          policy=section.answer_policy,
+                                          bootstrap=section.bootstrap, seed=recipe.seed)
+        except JudgeIncomplete as exc:  # like missing samples: the other benchmarks still run
+            (out / RESULTS).unlink(missing_ok=True)
+            store.finish(manifest, name, status="incomplete",
+                         counts={"items": len(items), "samples": len(records),
+                                 "missing_judgments": exc.missing})
+            incomplete = IncompleteBenchmark(name, exc.missing, exc.expected, "")
+            incomplete.message = exc.message
+            raise incomplete from None
     else:
         # Rescore under the current policy (it may differ from the one the samples were written with).
         for r in records:

@@ -221,3 +221,68 @@ def test_rejected_requests_leave_the_benchmark_incomplete_and_a_rerun_finishes_i
     assert after["judge"] - middle["judge"] == 1 and after["requests"] - middle["requests"] == 1
     res = evalkit.results(tmp_path, "mt_bench_en")
     assert res["judge"]["failures"] == 0 and res["score"] == pytest.approx((0.7 + 0.65 + 0.4) / 3)
+
+
+def test_killed_while_judging_a_rerun_asks_only_for_unwritten_judgments(tmp_path: Path) -> None:
+    """A real SIGKILL of `jre eval` in the middle of judging (judge requests one at a time)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    with ServerProcess(models="model,judge", latency=0.3, hang=5) as slow:
+        questions = scripted_questions(tmp_path, "en", {81: ["@judge:r8", "@judge:r6"],
+                                                        111: ["@judge:r4", "@judge:r9"],
+                                                        121: ["@judge:r3", "@judge:r5"]})
+        entry = bench("mt_bench_en", questions, slow)
+        entry["judge"]["concurrency"] = 1
+        recipe = evalkit.write_recipe(tmp_path, [entry], engine(slow))
+        out = tmp_path / "run" / "eval" / "mt_bench_en" / "judgments.jsonl"
+        proc = subprocess.Popen([sys.executable, "-c", "from jre.cli import main; main()",
+                                 "eval", str(recipe)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and proc.poll() is None:
+                if out.exists() and len(out.read_text().splitlines()) >= 2:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    break
+                time.sleep(0.05)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+        assert proc.returncode == -signal.SIGKILL
+        written = len(out.read_text().splitlines())
+        assert 2 <= written < 6
+        before = slow.stats()
+        while True:  # the request the killed process left in flight still reaches the counters
+            time.sleep(0.5)
+            before, settled = slow.stats(), before
+            if before == settled:
+                break
+        evalkit.run_eval(recipe)
+        after = slow.stats()
+    assert after["judge"] - before["judge"] == 6 - written
+    assert after["requests"] - before["requests"] == 6 - written  # no generation again
+    assert evalkit.results(tmp_path, "mt_bench_en")["judge"]["judgments"] == 6
+
+
+def test_a_run_stopped_after_the_first_turns_resumes_at_the_second(tmp_path: Path, server) -> None:
+    questions = scripted_questions(tmp_path, "en", {81: ["@judge:r8", "@judge:r6"],
+                                                    111: ["@judge:r4", "@judge:r9"],
+                                                    121: ["@judge:r3", "@judge:r5"]})
+    recipe = evalkit.write_recipe(tmp_path, [bench("mt_bench_en", questions, server)], engine(server))
+    evalkit.run_eval(recipe)
+    out = tmp_path / "run" / "eval" / "mt_bench_en"
+    lines = (out / "details.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    first_turns = [line for line in lines if "/turn1" in json.loads(line)["id"]]
+    assert len(first_turns) == 3
+    (out / "details.jsonl").write_text("".join(first_turns), encoding="utf-8")
+    for name in ("judgments.jsonl", "results.json"):
+        (out / name).unlink()
+    before = server.stats()
+    evalkit.run_eval(recipe)
+    after = server.stats()
+    assert after["requests"] - before["requests"] == 3 + 6  # the second turns, then the judge
+    assert evalkit.results(tmp_path, "mt_bench_en")["n_samples"] == 3

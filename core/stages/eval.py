@@ -352,8 +352,11 @@ def plan(recipe: Recipe) -> list[str]:
             benchmark = plugin
             label = f"{plugin.name} {json.dumps(ref.options, ensure_ascii=False, sort_keys=True)}"
         s = benchmark.sampling_for(ref.config, section.sampling)
+        judge = getattr(ref.config, "judge", None) if benchmark.judged else None
+        judged = f", {benchmark.turns} turns, judge {judge.name}" if judge is not None else ""
         lines.append(f"eval {label} on {section.engine.name}: N={s.n} T={s.temperature} "
-                     f"top_p={s.top_p} max_tokens={s.max_tokens}, answer policy {section.answer_policy}")
+                     f"top_p={s.top_p} max_tokens={s.max_tokens}, answer policy {section.answer_policy}"
+                     f"{judged}")
     return lines
 
 

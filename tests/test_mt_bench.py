@@ -165,6 +165,13 @@ def test_missing_question_file_or_reference_is_one_clear_error(tmp_path: Path, s
     cfg = bench_ja.parse_config({"path": str(MT / "question_ja.jsonl")})
     with pytest.raises(UserError, match="question 31 .math. needs a reference answer"):
         bench_ja.load(cfg)
+    only_first_turn = tmp_path / "judge_ja_prompts.jsonl"
+    only_first_turn.write_text("".join(line + "\n" for line in (
+        Path(__file__).parents[1] / "plugins" / "benchmarks" / "data" / "mt_bench_judge_prompts.jsonl"
+    ).read_text().splitlines() if "multi-turn" not in line))
+    cfg = bench_ja.parse_config({"path": str(MT / "question_ja.jsonl"), "judge_prompts": str(only_first_turn)})
+    with pytest.raises(UserError, match="lack single-v1-multi-turn, single-math-v1-multi-turn"):
+        bench_ja.load(cfg)
     with pytest.raises(Exception, match="nope"):
         bench_ja.parse_config({"judge": {"name": "nope"}})
 

@@ -62,6 +62,15 @@ class MTBench(Benchmark):
             raise UserError(f"{self.name} reads FastChat's question file from a local copy: set "
                             f"`path` (and `reference_path`); download {self.sources['questions']} "
                             f"and {self.sources['references']}", field="path")
+        if config.judge_prompts:  # relative to the recipe, like `path`, for the judge step too
+            config.judge_prompts = str(_resolve(config.judge_prompts, base_dir))
+        prompts = self.judge_prompts(config)
+        needed = [f"{base}{suffix}" for base in ("single-v1", "single-math-v1")
+                  for suffix in ("", "-multi-turn")]
+        lacking = [name for name in needed if name not in prompts]
+        if lacking:  # checked before any generation, not when the judge is first asked
+            raise UserError(f"the judge prompts lack {', '.join(lacking)} (FastChat's "
+                            f"single-answer prompts for both turns)", field="judge_prompts")
         data = super().load(config, base_dir)
         references: dict[str, list[str]] = {}
         if config.reference_path:

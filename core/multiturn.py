@@ -6,9 +6,9 @@ assistant's earlier answers go back into the conversation without their reasonin
 as Qwen3-style chat templates render history: the text after ``</think>``, or, for a trace
 that never closed, the trace text itself (such a template finds no ``</think>`` to cut at).
 
-Each finished turn is a details record of its own (``<item>#<k>/turn<t>``), durable at once,
-so a killed run resumes at the turn it stopped in; the last turn writes the sample's record
-(``<item>#<k>``) holding every turn. A sample counts as unclosed when any of its turns left
+Each finished turn but the last is a details record of its own (``<item>#<k>/turn<t>``),
+durable at once, so a killed run resumes at the turn it stopped in; the last turn writes
+the sample's record (``<item>#<k>``) holding every turn. A sample counts as unclosed when any of its turns left
 its trace open.
 """
 
@@ -102,13 +102,16 @@ def generate_turns(benchmark: Benchmark, config: Any, todo: Sequence[Item], samp
                 key = sample_id(item.id, k)
                 record = {"id": turn_id(key, turn), "item_id": item.id, "sample": k,
                           "turn": turn, **turn_record(gen, messages)}
-                writer.write(record)
-                done[record["id"]] = record
-                if turn == last:
-                    turns = [done[turn_id(key, t)] for t in range(1, last + 1)]
-                    turns = [{k2: v for k2, v in t.items() if k2 not in ("id", "item_id", "sample")}
-                             for t in turns]
-                    writer.write(sample_record(by_id[item.id], k, turns, benchmark.reference(item)))
-                    advance(1)
+                if turn < last:
+                    writer.write(record)
+                    done[record["id"]] = record
+                    continue
+                # The last turn goes only into the sample's record, so no record of it can
+                # exist without the sample's (a torn last line loses both).
+                turns = [done[turn_id(key, t)] for t in range(1, last)] + [record]
+                turns = [{k2: v for k2, v in t.items() if k2 not in ("id", "item_id", "sample")}
+                         for t in turns]
+                writer.write(sample_record(by_id[item.id], k, turns, benchmark.reference(item)))
+                advance(1)
             writer.commit()
     return list(getattr(client, "failed", []))[failed_before:]

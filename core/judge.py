@@ -58,9 +58,21 @@ class JudgeOptions(StrictModel):
     @field_validator("judge", mode="after")
     @classmethod
     def _engine_options(cls, ref: EngineRef) -> EngineRef:
+        from pydantic import ValidationError
+
         from jre.plugin_manager import get_plugins
 
-        ref._config = get_plugins().get("engine", ref.name).parse_config(ref.options)
+        # ValueErrors, so the recipe loader reports them at judge's line like any option.
+        try:
+            engine = get_plugins().get("engine", ref.name)
+        except UserError as exc:
+            raise ValueError(exc.message) from None
+        try:
+            ref._config = engine.parse_config(ref.options)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ValueError(f"judge engine {ref.name!r}: {where}: {first['msg']}") from None
         return ref
 
 

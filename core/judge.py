@@ -178,10 +178,8 @@ def run_judge(client: Any, jobs: Iterable[JudgeJob], writer: Any, options: Judge
     while pending:
         requests = [ChatRequest(id=k, messages=j.messages, sampling=sampling) for k, j in pending.items()]
         retry: dict[str, JudgeJob] = {}
-        answered: set[str] = set()
         for request, generations in client.generate(requests):
             job = pending[request.id]
-            answered.add(request.id)
             gen = generations[0] if generations else None
             text = None if gen is None else (gen.content if gen.content is not None else gen.text)
             replies[request.id].append(text)
@@ -193,18 +191,25 @@ def run_judge(client: Any, jobs: Iterable[JudgeJob], writer: Any, options: Judge
                           "replies": replies[request.id], "rating": rating,
                           "failed": rating is None})
             writer.commit()
-        if set(pending) - answered:  # the engine gave up on them (see its failed list); a rerun asks again
-            break
+        # Requests the engine gave up on (its failed list) stay unwritten: a rerun asks again.
         pending = retry
     return asked
 
 
+# Options that change how a judge is reached, not what it answers: a judgment made with
+# other values of these is still valid.
+TRANSPORT_OPTIONS = frozenset({"base_url", "api_key_env", "concurrency", "rpm", "tpm", "timeout",
+                               "max_retries", "backoff_base", "backoff_max", "check_endpoint",
+                               "batch_size", "device"})
+
+
 def engine_settings(ref: EngineRef) -> dict[str, Any]:
-    """The judge engine's name and options, secrets excluded (API keys live in the
-    environment), for the judgment keys and results.json."""
+    """The judge engine's name and the options that shape its answers (no transport
+    options, no secrets: API keys live in the environment), for the judgment keys and
+    results.json."""
     config = ref.config
     data: dict[str, Any] = config.model_dump(mode="json") if isinstance(config, BaseModel) else {}
-    return {"name": ref.name, **data}
+    return {"name": ref.name, **{k: v for k, v in data.items() if k not in TRANSPORT_OPTIONS}}
 
 
 JUDGMENTS = "judgments.jsonl"
@@ -246,8 +251,11 @@ def judge_and_summarize(benchmark: Any, config: Any, items: Sequence[Any],
         reason = failed[0][1] if failed else "fewer replies than requests"
         raise JudgeIncomplete(benchmark.name, config.judge.name, len(wanted) - len(found),
                               len(wanted), reason)
+    full = config.judge.config
+    reached = {"engine_config": full.model_dump(mode="json") if isinstance(full, BaseModel) else {}}
     return judged_results(benchmark, items, records, list(found.values()), policy=policy,
-                          bootstrap=bootstrap, seed=seed, settings=settings, asked=asked,
+                          bootstrap=bootstrap, seed=seed, settings={**settings, **reached},
+                          asked=asked,
                           definitions=FAILURE_RATE_DEFINITIONS, rates=failure_rates(
                               records, [i.id for i in items]))
 

@@ -155,6 +155,14 @@ def test_a_rerun_asks_the_judge_only_for_missing_judgments(tmp_path: Path, serve
     final = server.stats()
     assert final["judge"] - after["judge"] == 8 and final["requests"] - after["requests"] == 8
 
+    # How the judge is reached (concurrency, time-outs) does not change its judgments.
+    entry["judge"]["concurrency"] = 3
+    evalkit.run_eval(evalkit.write_recipe(tmp_path, [entry], engine(server)))
+    assert server.stats()["requests"] == final["requests"]
+    judge = evalkit.results(tmp_path, "mt_bench_ja")["judge"]
+    assert judge["engine_config"]["concurrency"] == 3 and "concurrency" not in judge["engine"]
+    assert judge["engine_config"]["base_url"] == server.base_url
+
 
 def test_missing_question_file_or_reference_is_one_clear_error(tmp_path: Path, server) -> None:
     from jre.plugin_manager import get_plugins

@@ -45,7 +45,7 @@ class RubricJudgeConfig(EngineConfig):
 def _last_section(text: str, markers: list[tuple[str, str]]) -> str | None:
     found: list[tuple[int, str]] = []
     for start, end in markers:
-        for match in re.finditer(f"{start}(.*?)(?={end})", text, re.S):
+        for match in re.finditer(f"{start}(.*?)(?={end})", text, re.DOTALL):
             found.append((match.start(), match.group(1)))
     return max(found)[1] if found else None
 

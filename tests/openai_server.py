@@ -14,6 +14,12 @@ starts with "Translate the following" gets a translation (``【訳】`` + its la
 ``--fault-rate p`` each request fails with probability ``p`` (seeded), cycling through the
 fault kinds. Run it as ``python tests/openai_server.py --port 0 ...``; it prints
 ``LISTENING <port>`` when ready. :class:`ServerProcess` does that from Python.
+
+A request with a system message (an LLM judge's prompt) that contains ``@judge:A+B+...``
+(the last such directive in its last user message) gets judge reply ``A`` on its first
+attempt with that prompt, ``B`` on the second and so on, the last one repeating:
+``rN`` → ``... Rating: [[N]]``, ``fN`` → FastChat's fallback form ``Rating: [N]``, ``none``
+→ a reply with no rating. ``GET /stats`` counts these requests as ``judge``.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ FORMATS = ("r1", "r1_no_open", "prefilled", "reasoning", "reasoning_content",
 FAULTS = ("429", "500", "timeout", "malformed", "drop")
 REJECTIONS = ("400",)
 _DIRECTIVE = re.compile(r"@(fmt1|fmt|fault|rec):([\w.-]+)")
+_JUDGE = re.compile(r"@judge:([\w+]+)")
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
             429: "Too Many Requests", 500: "Internal Server Error"}
 
@@ -52,7 +59,8 @@ class Script:
         self.retry_after, self.hang = retry_after, hang
         self.forced_done: set[str] = set()
         self.fmt_once_done: set[str] = set()
-        self.counts: dict[str, int] = {"requests": 0, "answered": 0, "choices": 0,
+        self.judge_attempts: dict[str, int] = {}
+        self.counts: dict[str, int] = {"requests": 0, "answered": 0, "choices": 0, "judge": 0,
                                        **{f: 0 for f in FAULTS + REJECTIONS}}
         self._cycle = 0
 
@@ -102,6 +110,15 @@ def _choice(fmt: str, prompt: str, index: int) -> tuple[dict, str]:
     return {"content": answer}, "stop"
 
 
+def _judge_reply(name: str) -> str:
+    """The text of scripted judge reply ``name`` (see the module docstring)."""
+    if name.startswith("r"):
+        return f"The answer is adequate.\n\nRating: [[{name[1:]}]]"
+    if name.startswith("f"):
+        return f"The answer is adequate. Rating: [{name[1:]}]"
+    return "I cannot judge this answer."
+
+
 def _response(status: int, body: bytes, headers: dict[str, str] | None = None) -> bytes:
     head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}", f"Content-Length: {len(body)}",
             "Content-Type: application/json", f"Date: {formatdate(usegmt=True)}"]
@@ -142,6 +159,20 @@ async def _completion(script: Script, body: bytes, writer: asyncio.StreamWriter)
     if fault == "drop":
         writer.transport.abort()
         return None
+    judge = _JUDGE.findall(prompt)
+    if judge and any(m.get("role") == "system" for m in messages):
+        script.counts["judge"] += 1
+        attempt = script.judge_attempts.get(prompt, 0)
+        script.judge_attempts[prompt] = attempt + 1
+        names = judge[-1].split("+")
+        text = _judge_reply(names[min(attempt, len(names) - 1)])
+        choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        script.counts["answered"] += 1
+        return _response(200, json.dumps({
+            "id": f"chatcmpl-{script.counts['requests']}", "object": "chat.completion",
+            "created": int(time.time()), "model": req["model"], "choices": [choice],
+            "usage": {"prompt_tokens": _words(prompt), "completion_tokens": _words(text),
+                      "total_tokens": _words(prompt) + _words(text)}}).encode())
     default = "translate" if prompt.startswith("Translate the following") else script.fmt
     directives = dict(_DIRECTIVE.findall(prompt))
     fmt = directives.get("fmt", default)

@@ -114,3 +114,41 @@ def test_examples_register_working_plugins() -> None:
     client = engine.load(None)
     [(_, [gen])] = list(client.generate([ChatRequest(id="x", messages=[{"role": "user", "content": "hi"}])]))
     assert gen.reasoning == "echo" and gen.content == "hi" and gen.think_closed
+
+
+def test_judged_two_turn_example_runs_through_the_eval_stage(tmp_path: Path) -> None:
+    """The conversation + judge example, end to end: the docs' echo engine answers, the
+    offline rubric_judge grades with FastChat's single-v1 prompt (no reference: 5 of 10)."""
+    import json
+    import shutil
+
+    import jre.plugin_manager as pm
+    from jre.recipe import load_recipe
+    from jre.stages import StageContext
+    from jre.stages.eval import STAGE
+    from jre.store import RunStore
+
+    prompts = tmp_path / "judge_prompts.jsonl"
+    shutil.copy(Path(pm.__file__).parents[1] / "plugins" / "benchmarks" / "data"
+                / "mt_bench_judge_prompts.jsonl", prompts)
+    rows = [{"id": "a", "category": "writing", "turns": ["Say hi.", "Say it again."]}]
+    (tmp_path / "chat.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "recipe.toml").write_text(
+        'schema_version = 1\nname = "docs"\nrun_dir = "run"\n[eval]\n'
+        'engine = { name = "echo", model = "echo" }\n'
+        'benchmarks = [{ name = "followup", path = "chat.jsonl", prompts = "'
+        + str(prompts) + '", n = 2, judge = { name = "rubric_judge" } }]\n')
+    pm._CACHED = _example_plugins()
+    try:
+        recipe = load_recipe(tmp_path / "recipe.toml")
+        STAGE.run(StageContext(recipe=recipe, store=RunStore.for_recipe(recipe)))
+    finally:
+        pm.reset_plugins()
+    out = tmp_path / "run" / "eval" / "followup"
+    results = json.loads((out / "results.json").read_text())
+    assert results["score"] == 0.5 and results["scores_by_category"] == {"writing": 0.5}
+    assert results["judge"]["judgments"] == 4 and results["judge"]["failures"] == 0
+    second = [json.loads(line) for line in (out / "details.jsonl").read_text().splitlines()
+              if json.loads(line)["id"] == "a#1"][0]["turns"][1]["messages"]
+    assert second == [{"role": "user", "content": "Say hi."}, {"role": "assistant", "content": "Say hi."},
+                      {"role": "user", "content": "Say it again."}]

@@ -75,6 +75,11 @@ def test_quickstart_ci_grid_end_to_end(tmp_path):
         for bench in ("arith_en", "arith_ja"):
             data = json.loads((folder / "eval" / bench / "results.json").read_text())
             assert data["n_items"] == 8 and 0 <= data["failure_rate"] <= 1
+        # MT-Bench's path: two turns per question, each graded by the offline judge.
+        mtb = json.loads((folder / "eval" / "mt_bench_en" / "results.json").read_text())
+        assert mtb["n_items"] == 2 and mtb["judge"]["judgments"] == 4
+        assert mtb["judge"]["engine"]["name"] == "rubric_judge" and mtb["judge"]["failures"] == 0
+        assert 0.1 <= mtb["score"] <= 1 and set(mtb["scores_by_category"]) == {"math"}
     assert "expected time: about 1.5 minutes" in result.stderr.split("study: building")[0]
     # Identical synthesis is computed once for the whole study (four datasets, not 4 × 4).
     assert len({(run_dir / "grids" / "ci" / n / "synth").resolve() for n in names}) == 1
@@ -88,7 +93,7 @@ def test_quickstart_ci_grid_end_to_end(tmp_path):
     factors = pd.read_csv(run_dir / "analyze" / "aicc" / "inputs" / "factors.csv")
     assert list(factors["run"]) == names
     candidates = pd.read_csv(run_dir / "analyze" / "aicc" / "tables" / "candidates.csv")
-    assert len(candidates) == 2 * 15
+    assert len(candidates) == 3 * 15  # arith_en, arith_ja, mt_bench_en
     lengths = pd.read_csv(run_dir / "analyze" / "lengths" / "tables" / "lengths.csv").set_index("dataset")
     assert lengths.loc["verbose/mix", "mean_tokens"] > lengths.loc["concise/mix", "mean_tokens"]
     assert lengths.loc["notrace/mix", "share_with_trace"] == 0

@@ -58,6 +58,10 @@ CASES = [
     ("engine-option-type", HEAD + '[eval]\nbenchmarks = ["toy"]\n[eval.engine]\nname = "toy-engine"\n'
      'batch_size = "big"\n', "eval.engine.batch_size", "valid integer", 7),
     ("stage-not-a-table", HEAD + 'train = "yes"\n', "train", "", 3),
+    ("judge-unknown-engine", EVAL + 'benchmarks = [{ name = "mt_bench_en", judge = { name = "nope" } }]\n',
+     "eval.benchmarks[0].judge", "unknown engine 'nope'; available: ", 5),
+    ("judge-engine-option", EVAL + 'benchmarks = [{ name = "mt_bench_en", judge = { name = "openai", '
+     'modle = "gpt-4o" } }]\n', "eval.benchmarks[0].judge", "judge engine 'openai': modle: Extra inputs", 5),
 ]
 
 

@@ -122,6 +122,12 @@ class Benchmark(Plugin):
     metric: ClassVar[str] = "accuracy"
     # True when the score is a corpus statistic (BLEU) rather than a mean over items.
     corpus_level: ClassVar[bool] = False
+    # User turns per conversation; above 1, :meth:`turn_prompt` builds each later turn.
+    turns: ClassVar[int] = 1
+    # True when an LLM judge scores the answers (see jre.judge): the benchmark then
+    # implements judge_options / judge_prompts / judge_jobs / category instead of extract
+    # and score.
+    judged: ClassVar[bool] = False
 
     def bind(self, config: Any, base_dir: Path | None = None) -> "Benchmark":
         """The benchmark a recipe entry runs: ``self``, or (for a plugin that stands for many
@@ -193,6 +199,11 @@ class Benchmark(Plugin):
 
     def prompt(self, item: Item, config: Any) -> Messages:
         """The zero-shot chat messages for ``item``."""
+        raise NotImplementedError
+
+    def turn_prompt(self, item: Item, config: Any, turn: int, history: Messages) -> Messages:
+        """The messages of user turn ``turn`` (2, 3...): ``history`` (the conversation so
+        far, earlier answers without their reasoning trace) plus the next user message."""
         raise NotImplementedError
 
     # -- scoring ----------------------------------------------------------------------

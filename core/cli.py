@@ -134,15 +134,16 @@ def recipe_check(file: Path) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (unset options as null) instead of TOML.")
 def recipe_show(file: Path, as_json: bool) -> None:
-    """Print FILE fully resolved, with every default and plugin option filled in.
+    """Print FILE fully resolved, with every default and plugin option that applies filled in.
 
-    TOML by default, leaving out options that are unset (they do not apply), so the output
-    is itself a recipe that runs the same way.
+    TOML by default, leaving out options that are unset or play no part given the others
+    (``streaming`` for a local seed file, translation settings of an untranslated dataset),
+    so the output is itself a recipe that runs the same way.
     """
     from jre.recipe import load_recipe, resolved_dict
     from jre.toml_text import toml_dumps
 
-    resolved = resolved_dict(load_recipe(file))
+    resolved = resolved_dict(load_recipe(file), applicable_only=True)
     click.echo(json.dumps(resolved, indent=2, ensure_ascii=False) if as_json else toml_dumps(resolved),
                nl=as_json)
 

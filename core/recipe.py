@@ -81,20 +81,25 @@ def config_hash(data: Any) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def resolved_dict(model: Any) -> Any:
-    """A model as plain data with every plugin reference's validated options filled in."""
+def resolved_dict(model: Any, *, applicable_only: bool = False) -> Any:
+    """A model as plain data with every plugin reference's validated options filled in;
+    ``applicable_only`` leaves out fields a table says play no part (``inapplicable``)."""
+    def again(value: Any) -> Any:
+        return resolved_dict(value, applicable_only=applicable_only)
+
     if isinstance(model, PluginRef):
-        out = {k: resolved_dict(v) for k, v in model if k != "name"}
+        out = {k: again(v) for k, v in model if k != "name"}
         out["name"] = model.name
         cfg = model.config
-        out.update(resolved_dict(cfg) if cfg is not None else model.options)
+        out.update(again(cfg) if cfg is not None else model.options)
         return out
     if isinstance(model, BaseModel):
-        return {k: resolved_dict(v) for k, v in model}
+        skip = model.inapplicable() if applicable_only and isinstance(model, StrictModel) else set()
+        return {k: again(v) for k, v in model if k not in skip}
     if isinstance(model, dict):
-        return {k: resolved_dict(v) for k, v in model.items()}
+        return {k: again(v) for k, v in model.items()}
     if isinstance(model, (list, tuple)):
-        return [resolved_dict(v) for v in model]
+        return [again(v) for v in model]
     if isinstance(model, Path):
         return str(model)
     return model

@@ -196,3 +196,27 @@ def test_valid_recipe_checks_and_shows_resolved_defaults(tmp_path: Path, toy_env
     assert resolved["eval"]["benchmarks"][0] == {"name": "toy", "limit": 5, "split": "test"}
     assert resolved["eval"]["engine"]["batch_size"] == 1
     assert resolved["train"]["learning_rate"] == 1.5e-5
+
+
+def test_show_leaves_out_what_does_not_apply(tmp_path: Path, toy_env: dict[str, str]) -> None:
+    import json
+
+    (tmp_path / "seeds.jsonl").write_text('{"id": "1", "q": "What is 12 + 30 in total?"}\n')
+    path = tmp_path / "synth.toml"
+    path.write_text('schema_version = 1\nname = "s"\n[synth.datasets.en]\nteacher = { name = "arith" }\n'
+                    'seeds = { loader = "file", path = "seeds.jsonl", fields = { instruction = "q" } }\n'
+                    '[synth.datasets.ja]\nteacher = { name = "arith" }\ntranslate_from = "en"\n'
+                    'translator = { name = "arith" }\nlang = "ja"\n')
+    show = run_jre("recipe", "show", str(path), "--json", env=toy_env)
+    assert show.returncode == 0, show.stderr
+    datasets = json.loads(show.stdout)["synth"]["datasets"]
+    seeds = datasets["en"]["seeds"]
+    assert seeds["path"] == "seeds.jsonl" and seeds["fields"] == {"instruction": "q"}
+    for ignored in ("streaming", "shuffle_buffer", "languages", "mix", "split", "reasoning",
+                    "code_questions"):
+        assert ignored not in seeds, ignored
+    assert "translate_prompt" not in datasets["en"] and "min_japanese_share" not in datasets["en"]
+    assert datasets["ja"]["translate_retries"] == 2 and "{text}" in datasets["ja"]["translate_prompt"]
+    assert "disjoint_from" not in datasets["ja"]
+    as_toml = run_jre("recipe", "show", str(path), env=toy_env).stdout
+    assert "streaming" not in as_toml and "languages" not in as_toml

@@ -12,6 +12,11 @@ class StrictModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    def inapplicable(self) -> set[str]:
+        """Fields whose values play no part given the others (``jre recipe show`` leaves them
+        out); a table overrides this where a choice like a loader decides what applies."""
+        return set()
+
 
 class Plugin:
     """A registered plugin object.

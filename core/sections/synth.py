@@ -93,6 +93,23 @@ class SeedSpec(StrictModel):
             raise ValueError("mix weights must be positive")
         return self
 
+    def inapplicable(self) -> set[str]:
+        """What the loader ignores (see core/seeds.py): ``mix`` picks the splits of the
+        Nemotron-shaped releases, which also filter by reasoning; only ``lmsys`` reads
+        ``languages``; local files have no split, revision or stream."""
+        applies = {
+            "nemotron": {"mix", "reasoning", "require_think", "generator", "code_questions",
+                         "revision", "streaming", "shuffle_buffer"},
+            "swallow": {"mix", "config", "reasoning", "require_think", "generator", "revision",
+                        "streaming", "shuffle_buffer"},
+            "lmsys": {"languages", "split", "revision", "streaming", "shuffle_buffer"},
+            "hf": {"split", "config", "revision", "streaming", "shuffle_buffer"},
+            "file": set(),
+        }[self.loader]
+        optional = {"mix", "languages", "split", "config", "revision", "streaming", "shuffle_buffer",
+                    "reasoning", "require_think", "generator", "code_questions"}
+        return optional - applies
+
 
 class SynthDataset(StrictModel):
     """One synthesised dataset: teacher × seeds × samples (or a translation of another's seeds)."""
@@ -145,6 +162,13 @@ class SynthDataset(StrictModel):
         if "{text}" not in self.translate_prompt:
             raise ValueError("translate_prompt must contain {text}")
         return self
+
+    def inapplicable(self) -> set[str]:
+        """Translation settings matter only to a dataset translated from another."""
+        if self.translate_from is None:
+            return {"translator", "translator_engine", "translate_prompt", "translate_retries",
+                    "min_japanese_share"}
+        return {"disjoint_from", "margin"}  # seeds, margin included, come from the source
 
 
 class SynthSection(StrictModel):

@@ -31,6 +31,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from jre.console import StageProgress
 from jre.errors import UserError
 from jre.kinds.benchmark import Benchmark
 from jre.plugin_manager import get_plugins
@@ -268,8 +269,6 @@ def _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name, 
     requests ``(item id, why)``."""
     from dataclasses import replace
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from jre.evaluate import sample_id, score_samples
     from jre.records import ChatRequest
 
@@ -285,18 +284,25 @@ def _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name, 
                                     sampling=replace(sampling, n=len(missing))))
     client = engine.get()
     failed_before = len(getattr(client, "failed", []))
-    columns = (TextColumn(f"eval {name}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=ctx.console, transient=False) as progress:
-        task = progress.add_task(name, total=total, completed=done)
-        for request, generations in client.generate(requests):
-            item = by_id[request.id]
-            messages, missing = prompts[item.id]
-            for index, record in zip(missing, score_samples(benchmark, cfg, item, messages,
-                                                            generations, policy)):
-                record.update(id=sample_id(item.id, index), sample=index)
-                writer.write(record)
-            writer.commit()
-            progress.advance(task, len(generations))
+    batch = getattr(getattr(client, "config", None), "batch_size", None)
+    with StageProgress(ctx.console, f"eval {name}", total, done) as progress:
+        if hasattr(client, "on_step"):
+            # A local model generates a whole batch before any sample is done: show its tokens.
+            client.on_step = lambda step, most: progress.update(
+                0, f"batch of {batch}: token {step}/{most}" if batch else f"token {step}/{most}")
+        try:
+            for request, generations in client.generate(requests):
+                item = by_id[request.id]
+                messages, missing = prompts[item.id]
+                for index, record in zip(missing, score_samples(benchmark, cfg, item, messages,
+                                                                generations, policy)):
+                    record.update(id=sample_id(item.id, index), sample=index)
+                    writer.write(record)
+                writer.commit()
+                progress.update(len(generations), "")
+        finally:
+            if hasattr(client, "on_step"):
+                client.on_step = None
     return list(getattr(client, "failed", []))[failed_before:]
 
 

@@ -21,6 +21,7 @@ from typing import Any, Iterator
 
 import click
 
+from jre.console import StageProgress
 from jre.errors import UserError
 from jre.recipe import Recipe, config_hash, resolved_dict
 from jre.records import ChatRequest, Generation, stable_id
@@ -84,38 +85,24 @@ def _engine_client(engine_ref: Any, settings: Any, where: str, field: str):
 
 
 class _Progress:
-    """done/total, requests/s, tokens/s, retries and unclosed traces, live on stderr."""
+    """done/total, requests/s, tokens/s, retries and unclosed traces, on the stage display."""
 
     def __init__(self, ctx: StageContext, label: str, total: int, done: int) -> None:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
-
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[rates]}"), TimeElapsedColumn(),
-                                 TimeRemainingColumn(), console=ctx.console, transient=False,
-                                 disable=not ctx.console.is_terminal and not ctx.options.get("progress"))
-        self.task = self.progress.add_task(label, total=total, completed=done, rates="")
-        self.console, self.label, self.total, self.done = ctx.console, label, total, done
-        self.start = self.last_line = time.monotonic()
+        live = ctx.console.is_terminal or bool(ctx.options.get("progress"))
+        self.bar = StageProgress(ctx.console, label, total, done, live=live)
+        self.start = time.monotonic()
         self.requests = self.tokens = self.unclosed = 0
-        self.progress.start()
 
     def update(self, advance: int, *, tokens: int, unclosed: int, retries: int) -> None:
         self.requests += 1
         self.tokens += tokens
         self.unclosed += unclosed
         dt = max(1e-6, time.monotonic() - self.start)
-        rates = (f"{self.requests / dt:.1f} req/s  {self.tokens / dt:,.0f} tok/s  "
-                 f"retries {retries}  unclosed {self.unclosed}")
-        self.progress.update(self.task, advance=advance, rates=rates)
-        self.done += advance
-        if self.progress.disable and time.monotonic() - self.last_line >= 10:
-            # Logs (SLURM, CI) get a line every ten seconds instead of a live bar.
-            self.last_line = time.monotonic()
-            self.console.print(f"{self.label}: {self.done:,}/{self.total:,}  {rates}")
+        self.bar.update(advance, f"{self.requests / dt:.1f} req/s  {self.tokens / dt:,.0f} tok/s  "
+                                 f"retries {retries}  unclosed {self.unclosed}")
 
     def close(self) -> None:
-        self.progress.stop()
+        self.bar.close()
 
 
 # -- one dataset -----------------------------------------------------------------------

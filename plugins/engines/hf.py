@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Callable, Iterable, Iterator, Literal
 
 from pydantic import Field
 
@@ -46,8 +46,30 @@ def _batch_seed(base: int, requests: list[ChatRequest]) -> int:
     return int.from_bytes(digest[:4], "little")
 
 
+class _StepCounter:
+    """A transformers streamer that only counts decoding steps, so a long batch shows it is
+    moving (``generate`` hands it the prompt first, then one token column per step)."""
+
+    def __init__(self, on_step: Callable[[int, int], None], max_tokens: int) -> None:
+        self.on_step, self.max_tokens, self.steps = on_step, max_tokens, 0
+
+    def put(self, value: Any) -> None:
+        if value.dim() > 1 and value.shape[-1] > 1:  # the prompt
+            return
+        self.steps += 1
+        self.on_step(self.steps, self.max_tokens)
+
+    def end(self) -> None:
+        pass
+
+
 class HFClient:
-    """A loaded transformers model; see :class:`HFEngine`."""
+    """A loaded transformers model; see :class:`HFEngine`.
+
+    ``on_step(tokens, max_tokens)``, when set, is called after every decoding step of the
+    batch in flight (the eval stage shows it beside its bar)."""
+
+    on_step: Callable[[int, int], None] | None = None
 
     def __init__(self, config: HFConfig) -> None:
         import torch
@@ -127,6 +149,8 @@ class HFClient:
             kwargs.update(temperature=None, top_p=None, top_k=None)
         if sampling.stop:
             kwargs.update(stop_strings=list(sampling.stop), tokenizer=self.tokenizer)
+        if self.on_step is not None:
+            kwargs["streamer"] = _StepCounter(self.on_step, sampling.max_tokens)
         with torch.inference_mode():
             out = self.model.generate(**enc, **kwargs)
         new_tokens = out[:, enc["input_ids"].shape[1]:].tolist()

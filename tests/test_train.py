@@ -4,6 +4,7 @@ launch commands and ZeRO config, and bad input."""
 from __future__ import annotations
 
 import json
+import shutil
 import re
 import os
 import signal
@@ -164,6 +165,7 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, tiny_model)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     manifest = json.loads((cut_dir / "run" / "train" / "manifest.json").read_text())
     assert manifest["counts"]["resumed_from"] == "checkpoint-6"
+    assert "resuming from checkpoint-6 (step 6)" in resumed.stderr
     done = run_jre("run", str(full))
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -278,3 +280,28 @@ def test_checkpoints_of_another_config_are_not_resumed(tmp_path, tiny_model):
     manifest = json.loads((tmp_path / "run" / "train" / "manifest.json").read_text())
     assert manifest["counts"]["resumed_from"] is None
     assert manifest["counts"]["steps"] == 4
+    assert "starting at step 0: the checkpoints of the previous attempt (step 4) were written for " \
+           "other train settings" in again.stderr
+
+
+def test_checkpoints_on_a_time_interval_and_a_restart_from_zero_is_explained(tmp_path, tiny_model):
+    # save_steps far away: only the clock (a few milliseconds here) can ask for checkpoints.
+    recipe = write_recipe(tmp_path, tiny_model, count=24, train=_train_args(1000).replace(
+        "max_steps = 24", "max_steps = 3") + "save_minutes = 0.0001\n")
+    mix_in_process(recipe)
+    first = run_jre("train", str(recipe))
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "; starting at step 0\n" in first.stderr
+    train = tmp_path / "run" / "train"
+    assert sorted(p.name for p in (train / "checkpoints").glob("checkpoint-*")) == [
+        "checkpoint-1", "checkpoint-2", "checkpoint-3"]
+    # As after a kill before the first checkpoint: the log has steps, no checkpoint exists.
+    shutil.rmtree(train / "checkpoints" / "checkpoint-1")
+    shutil.rmtree(train / "checkpoints" / "checkpoint-2")
+    shutil.rmtree(train / "checkpoints" / "checkpoint-3")
+    shutil.rmtree(train / "model")
+    (train / "manifest.json").unlink()
+    again = run_jre("train", str(recipe))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert ("starting at step 0: the previous attempt reached step 3 but stopped before its first "
+            "checkpoint (one is written every 1000 steps or 0.0001 minutes)") in again.stderr

@@ -72,6 +72,9 @@ class TrainSection(StrictModel):
     attn_implementation: str | None = None  # sdpa / eager / flash_attention_2; None: transformers' choice
     logging_steps: int = Field(default=10, ge=1)
     save_steps: int = Field(default=500, ge=1)
+    # Also checkpoint after this many minutes of training since the last save, so a killed
+    # run loses at most that much however slow its steps are (None: by save_steps only).
+    save_minutes: float | None = Field(default=30.0, gt=0)
     save_total_limit: int | None = Field(default=2, ge=1)
     eval_share: float = Field(default=0.0, ge=0, lt=1)
     eval_steps: int | None = Field(default=None, ge=1)

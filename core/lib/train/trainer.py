@@ -160,6 +160,38 @@ def _checkpointing_kwargs(enabled: bool) -> dict[str, Any]:
     return {name: True}
 
 
+def last_logged_step(log: Path) -> int:
+    """The last step a previous attempt logged (0 when there was none)."""
+    step = 0
+    if log.exists():
+        for line in log.read_text(encoding="utf-8").splitlines():
+            try:
+                step = max(step, int(json.loads(line).get("step") or 0))
+            except (ValueError, AttributeError):
+                continue  # a line cut by a kill
+    return step
+
+
+def start_line(resume_from: Path | None, reached: int, *, force: bool, stale: bool,
+               section: Any) -> str:
+    """Where training starts and why, so a restart from step 0 never goes unexplained."""
+    if resume_from is not None:
+        return f"resuming from {resume_from.name} (step {resume_from.name.rsplit('-', 1)[-1]})"
+    if not reached:
+        return "starting at step 0"
+    if force:
+        return f"starting at step 0 (--force; a previous attempt reached step {reached})"
+    if stale:
+        return (f"starting at step 0: the checkpoints of the previous attempt (step {reached}) "
+                "were written for other train settings or data")
+    if not section.resume:
+        return f"starting at step 0 (train.resume = false; a previous attempt reached step {reached})"
+    every = f"every {section.save_steps} steps" + (
+        f" or {section.save_minutes:g} minutes" if section.save_minutes is not None else "")
+    return (f"starting at step 0: the previous attempt reached step {reached} but stopped before "
+            f"its first checkpoint (one is written {every})")
+
+
 def _make_trainer_classes():
     """Trainer subclass and callback, defined lazily so importing jre stays light."""
     from transformers import Trainer, TrainerCallback
@@ -226,7 +258,32 @@ def _make_trainer_classes():
                     parts.append(f"{label} {fmt.format(logs[key])}")
             self.console.print("train: " + ", ".join(parts))
 
-    return SFTTrainer, JsonlLog, ConsoleLog
+    class TimedSave(TrainerCallback):
+        """Asks for a checkpoint once ``minutes`` have passed since the last one. Rank 0's
+        clock decides and the others follow, since saving is collective under DeepSpeed."""
+
+        def __init__(self, minutes: float) -> None:
+            self.seconds = minutes * 60
+            self.last = time.monotonic()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            due = time.monotonic() - self.last >= self.seconds
+            import torch.distributed as dist
+
+            if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+                import torch
+
+                flag = torch.tensor([int(due)], device="cuda" if torch.cuda.is_available() else "cpu")
+                dist.broadcast(flag, src=0)
+                due = bool(flag.item())
+            if due:
+                control.should_save = True
+            return control
+
+        def on_save(self, args, state, control, **kwargs):
+            self.last = time.monotonic()
+
+    return SFTTrainer, JsonlLog, ConsoleLog, TimedSave
 
 
 def train(recipe: Any, store: Any, *, force: bool = False, console: Any = None,
@@ -266,6 +323,7 @@ def train_in_process(recipe: Any, store: Any, *, force: bool = False, console: A
     world = world_size(section)
     accumulation = grad_accumulation(section, world)
     stale = not checkpoints_match(paths.checkpoints, identity)
+    reached = last_logged_step(paths.log)
     if (force or stale) and os.environ.get("RANK", "0") == "0":
         shutil.rmtree(paths.checkpoints, ignore_errors=True)
         paths.log.unlink(missing_ok=True)
@@ -332,11 +390,13 @@ def train_in_process(recipe: Any, store: Any, *, force: bool = False, console: A
         model = get_peft_model(model, LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                                                  target_modules=lora.target_modules, task_type="CAUSAL_LM"))
 
-    trainer_cls, log_cls, console_cls = _make_trainer_classes()
+    trainer_cls, log_cls, console_cls, timed_cls = _make_trainer_classes()
     trainer = trainer_cls(model=model, args=args, train_dataset=train_data, eval_dataset=eval_ds,
                           data_collator=collator, processing_class=tokenizer)
     trainer.meter = meter
     trainer.callback_handler.callbacks.insert(0, log_cls(paths.log, meter, world))
+    if section.save_minutes is not None:
+        trainer.add_callback(timed_cls(section.save_minutes))
     if console is not None:  # jre's own lines replace the Trainer's bar and its raw log dicts
         from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
@@ -348,7 +408,7 @@ def train_in_process(recipe: Any, store: Any, *, force: bool = False, console: A
                       + (f" in {extra['packed_rows']:,} packed rows" if extra else "")
                       + f", global batch {section.global_batch_size} = {section.micro_batch_size} × "
                         f"{accumulation} accumulation × {world} process(es)"
-                      + (f"; resuming from {resume_from.name}" if resume_from else ""))
+                      + f"; {start_line(resume_from, reached, force=force, stale=stale, section=section)}")
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
 
     final = trainer.model

@@ -30,7 +30,8 @@ def headings(results: Any) -> dict[str, str]:
     """Benchmark name → column heading: its ``short_name`` (the paper's abbreviation for the
     built-in benchmarks), else the name."""
     out: dict[str, str] = {}
-    for name, short in zip(results["benchmark"], results.get("short_name", [None] * len(results))):
+    shorts = results.get("short_name", [None] * len(results))
+    for name, short in zip(results["benchmark"], shorts, strict=True):
         if isinstance(name, str) and (name not in out or out[name] == name):
             out[name] = short if isinstance(short, str) and short else name
     taken = [h for h in out.values()]

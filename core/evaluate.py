@@ -126,6 +126,7 @@ def summarize(benchmark: Benchmark, config: Any, items: Sequence[Item],
     metrics = by_policy[policy]
     return {
         "benchmark": benchmark.name,
+        "short_name": benchmark.short_name or benchmark.name,
         "metric": benchmark.metric,
         "score": metrics[benchmark.metric],
         "ci95": list(ci) if ci else None,

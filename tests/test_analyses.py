@@ -243,3 +243,35 @@ def test_compare_p_values_and_holm_correction(inputs):
     assert bootstrap_p([1.0, 2.0, 3.0, 4.0]) == 0.5  # never below 2/B
     assert bootstrap_p([-1.0, 1.0, 2.0, 3.0]) == 0.5
     assert bootstrap_p([-1.0, -2.0, 1.0, 2.0]) == 1.0
+
+
+def test_tables_use_paper_abbreviations_order_and_bleu_scale():
+    from jre.kinds.analysis import result_row, results_frame
+    from jre.kinds.benchmark import PAPER_COLUMNS
+    from jre.plugin_manager import get_plugins
+
+    def res(bench, short, metric, score, fail):
+        return {"benchmark": bench, "short_name": short, "metric": metric, "score": score,
+                "ci95": [score - 1, score + 1], "failure_rate": fail,
+                "scores_by_policy": {"trace": score, "empty": score, "whole": score}}
+
+    rows = [result_row("1", res("zeta_bench", "zeta_bench", "accuracy", 0.5, 0.1)),
+            result_row("1", res("mmlu_pro", "MP", "accuracy", 0.6, 0.2)),
+            result_row("1", res("wmt20_en_ja", "En/Ja", "bleu", 23.6, 0.0)),
+            result_row("1", res("alpha_bench", None, "accuracy", 0.4, 0.3)),
+            result_row("1", res("jamcqa", "JamC", "accuracy", 0.43, 0.0))]
+    inputs = AnalysisInputs(results=results_frame(rows), factors=pd.DataFrame({"run": []}))
+    out = get_plugins().get("analysis", "scores").run(None, inputs)
+    table = out.tables["scores"]
+    assert list(table.columns) == ["run", "JamC", "En/Ja", "MP", "alpha_bench", "zeta_bench"]
+    assert table.loc[0, "En/Ja"] == pytest.approx(0.236)  # sacrebleu 23.6 on the paper's 0-1
+    assert "En/Ja (bleu 0–1)" in out.tables["scores_with_ci"].columns
+    assert "0.236 [0.226, 0.246]" in out.tables["scores_with_ci"]["En/Ja (bleu 0–1)"].tolist()
+    rates = get_plugins().get("analysis", "failure_rate").run(None, inputs).tables["failure_rate"]
+    assert list(rates.columns)[1:4] == ["JamC", "En/Ja", "MP"] and rates.loc[0, "MP"] == pytest.approx(0.2)
+    # Every built-in benchmark of the paper heads its column with the paper's abbreviation.
+    plugins = get_plugins()
+    shorts = {plugins.get("benchmark", n).short_name for n in plugins.names("benchmark")} - {None}
+    assert {"JamC", "En/Ja", "Ja/En", "MPX-Ja", "GPQ-Ja", "M100-Ja", "JHE", "HS", "MP", "GPQ",
+            "M500", "AIME"} <= shorts <= set(PAPER_COLUMNS)
+    assert len(PAPER_COLUMNS) == 16

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -91,11 +92,11 @@ def test_shared_synthesis_recipe_writes_every_source_the_experiments_read():
 
 
 def test_dry_run_reads_no_benchmark_data():
-    # lm-eval tasks would load their datasets when bound; a dry run must not.
+    # Benchmarks load their datasets when evaluated; a dry run must not.
     proc = run_jre("run", str(PAPER / "exp09.toml"), "--dry-run",
                    env={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stderr
-    assert 'eval lm_eval {"n": 16, "task": "aime24"} on vllm: N=16' in proc.stdout
+    assert "eval aime on vllm: N=16 T=0.6 top_p=0.95" in proc.stdout
 
 
 def test_factor_names_are_the_ones_examples_paper_analyses():
@@ -119,36 +120,47 @@ def test_factor_names_are_the_ones_examples_paper_analyses():
                 assert factors[name] == pytest.approx(rows[name].mean()), (n, name)
 
 
-def test_english_benchmarks_score_zero_shot_instruct_output():
-    from lm_eval.tasks import TaskManager
+# Table 5 in the order of Tables 2 and 3 (the benchmarks built alongside join at merge):
+# name → (N, T, top-p) of a trained model.
+TABLE5 = {"jamcqa": (1, 0.6, 0.95), "wmt20_en_ja": (1, 0.6, 0.95), "wmt20_ja_en": (1, 0.6, 0.95),
+          "mmlu_prox_ja": (1, 0.6, 0.95), "gpqa_ja": (1, 0.6, 0.95), "math100_ja": (16, 0.6, 0.95),
+          "jhumaneval": (10, 0.2, 0.95), "hellaswag": (1, 0.6, 0.95), "mmlu_pro": (1, 0.6, 0.95),
+          "gpqa_diamond": (16, 0.6, 0.95), "math500": (1, 0.6, 0.95), "aime": (16, 0.6, 0.95)}
 
+
+def _sampling(path: Path) -> dict[str, tuple[int, float, float]]:
+    from jre.plugin_manager import get_plugins
     from jre.recipe import load_recipe
 
-    recipe = load_recipe(PAPER / "exp01.toml")
-    entries = {b.options.get("task"): b.options for b in recipe.eval.benchmarks if b.name == "lm_eval"}
-    gpqa, math500 = entries["gpqa_diamond_cot_zeroshot_seeded"], entries["minerva_math500"]
-    assert gpqa["filter"] == "flexible-extract" and math500["metric"] == "math_verify"
-    assert math500["num_fewshot"] == 0  # the task declares 4-shot; Table 5 evaluates zero-shot
-    from lm_eval.filters import build_filter_ensemble
+    recipe = load_recipe(path)
+    out = {}
+    for entry in recipe.eval.benchmarks:
+        bench = get_plugins().get("benchmark", entry.name)
+        s = bench.sampling_for(entry.config, recipe.eval.sampling)
+        out[entry.name] = (s.n, s.temperature, s.top_p)
+    return out
 
-    manager = TaskManager(include_path=str(PAPER / gpqa["include_path"]))
-    config = manager.task_index["gpqa_diamond_cot_zeroshot_seeded"].cfg
-    upstream = manager.task_index["gpqa_diamond_cot_zeroshot"].cfg
-    assert config["dataset_name"] == "gpqa_diamond"
-    assert config["doc_to_text"] == upstream["doc_to_text"]
-    # The answer of a zero-shot instruct model: lm-eval's own filters on the same text.
-    text = "Option (A) cannot hold, since the field vanishes. Therefore the correct choice is (C)."
-    doc = {"choices": ["a", "b", "c", "d"], "answer": "(C)"}
-    got = {}
-    for entry in config["filter_list"]:
-        ensemble = build_filter_ensemble(entry["name"], [[f["function"], {k: v for k, v in f.items()
-                                                                         if k != "function"} or None]
-                                                         for f in entry["filter"]])
-        out = [[text]]
-        for make in ensemble.filters:
-            out = make().apply(out, [doc])
-        got[entry["name"]] = list(out)[0]
-    assert got["flexible-extract"] == "(C)" and got["strict-match"] != "(C)"
+
+@pytest.mark.parametrize("n", range(1, 11))
+def test_experiments_evaluate_table5_natively_in_the_paper_order(n):
+    from jre.kinds.benchmark import PAPER_COLUMNS
+    from jre.plugin_manager import get_plugins
+
+    got = _sampling(PAPER / f"exp{n:02d}.toml")
+    assert got == TABLE5 and list(got) == list(TABLE5)
+    heads = [get_plugins().get("benchmark", name).short_name for name in got]
+    assert heads == sorted(heads, key=PAPER_COLUMNS.index)
+    text = (PAPER / f"exp{n:02d}.toml").read_text()
+    assert "lm_eval" not in text.split("[eval]")[1]
+    for name in ("mt_bench_ja", "m_ifeval_ja", "mt_bench_en", "livecodebench"):
+        assert re.search(rf'^  # MERGE: .*"{name}"', text, re.M), name
+
+
+def test_base_model_recipe_is_greedy_except_table5_exceptions():
+    got = _sampling(PAPER / "base.toml")
+    assert list(got) == list(TABLE5)
+    for name, sampling in got.items():
+        assert sampling == ((10, 0.2, 0.95) if name == "jhumaneval" else (1, 0.0, 1.0)), name
 
 
 def test_gpqa_choice_order_is_seeded_per_question():

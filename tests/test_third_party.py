@@ -30,8 +30,9 @@ def test_jamcqa_example_installs_and_registers(tmp_path: Path) -> None:
     result = run_jre("plugins", "--json", "--kind", "benchmark", env=env_with(site))
     assert result.returncode == 0, result.stderr
     rows = {r["name"]: r for r in json.loads(result.stdout)["plugins"]}
-    assert rows["jamcqa"]["distribution"] == "jre-bench-jamcqa"
-    assert rows["jamcqa"]["plugin"] == "jre_bench_jamcqa"
+    assert rows["jamcqa_categories"]["distribution"] == "jre-bench-jamcqa"
+    assert rows["jamcqa_categories"]["plugin"] == "jre_bench_jamcqa"
+    assert rows["jamcqa"]["plugin"] != "jre_bench_jamcqa"  # the built-in one stays
     assert all(r["kind"] == "benchmark" for r in rows.values())
 
 

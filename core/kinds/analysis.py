@@ -7,7 +7,7 @@ each analysis plugin's :meth:`Analysis.run`, and writes the :class:`AnalysisOutp
 ``<run>/analyze/<analysis>/`` next to a copy of the inputs (``inputs/``), so that anyone can
 rerun the analysis from that folder alone (``rerun.toml`` there is a ready recipe).
 
-Results table columns (:data:`RESULT_COLUMNS`): ``run, benchmark, metric, score, ci95_lo,
+Results table columns (:data:`RESULT_COLUMNS`): ``run, benchmark, short_name, metric, score, ci95_lo,
 ci95_hi, failure_rate, failure_rate_per_question, mean_output_tokens, n_items, n_samples,
 answer_policy, score_trace, score_empty, score_whole, temperature, top_p, max_tokens, details``. Factor table: ``run`` plus one column per factor.
 """
@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
 
 #: Columns of the long results table, one row per (run, benchmark).
-RESULT_COLUMNS = ("run", "benchmark", "metric", "score", "ci95_lo", "ci95_hi", "failure_rate",
+RESULT_COLUMNS = ("run", "benchmark", "short_name", "metric", "score", "ci95_lo", "ci95_hi", "failure_rate",
                   "failure_rate_per_question", "mean_output_tokens", "n_items", "n_samples", "answer_policy",
                   "score_trace", "score_empty", "score_whole", "temperature", "top_p", "max_tokens", "details")
 
@@ -39,7 +39,8 @@ def result_row(run: str, results: Mapping[str, Any], details: str | None = None)
     by_policy = results.get("scores_by_policy") or {}
     sampling = results.get("sampling") or {}
     return {
-        "run": str(run), "benchmark": results.get("benchmark"), "metric": results.get("metric"),
+        "run": str(run), "benchmark": results.get("benchmark"),
+        "short_name": results.get("short_name"), "metric": results.get("metric"),
         "score": results.get("score"), "ci95_lo": ci[0], "ci95_hi": ci[1],
         "failure_rate": results.get("failure_rate"),
         "failure_rate_per_question": results.get("failure_rate_per_question"),

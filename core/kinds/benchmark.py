@@ -44,6 +44,14 @@ Messages = list[dict[str, str]]
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 
 
+#: The column abbreviations of the reference study's Tables 2 and 3 in its order (Japanese
+#: benchmarks, then English ones). Report tables put the benchmarks whose
+#: :attr:`Benchmark.short_name` is one of these first, in this order, and any other after.
+PAPER_COLUMNS: tuple[str, ...] = (
+    "MTB-Ja", "MIF-Ja", "JamC", "En/Ja", "Ja/En", "MPX-Ja", "GPQ-Ja", "M100-Ja", "JHE",
+    "MTB", "HS", "MP", "GPQ", "M500", "AIME", "LCB")
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     """Where a benchmark's items live on the Hugging Face hub (pin ``revision`` for reruns)."""
@@ -120,6 +128,9 @@ class Benchmark(Plugin):
     id_field: ClassVar[str | None] = None
     sampling: ClassVar[Sampling] = Sampling(n=1, temperature=0.6, top_p=0.95, max_tokens=32768)
     metric: ClassVar[str] = "accuracy"
+    #: The column heading in report tables (the reference study's abbreviation, e.g.
+    #: ``"MPX-Ja"``); ``None`` heads the column with :attr:`name`.
+    short_name: ClassVar[str | None] = None
     # True when the score is a corpus statistic (BLEU) rather than a mean over items.
     corpus_level: ClassVar[bool] = False
     # User turns per conversation; above 1, :meth:`turn_prompt` builds each later turn.

@@ -6,10 +6,11 @@ its rules are listed in docs/extraction.md.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 from jre.evaluate import shuffled
 from jre.extract import extract_choice
+from jre.kinds.benchmark import Benchmark, Item
 
 LETTERS = "ABCDEFGHIJ"
 
@@ -38,3 +39,42 @@ def letter_score(answer: Any, gold: str) -> float:
 def extract_letter(text: str, n_choices: int) -> str | None:
     """The letter (of the first ``n_choices`` of ``A``–``J``) a reply settles on, or None."""
     return extract_choice(text, LETTERS[:n_choices])
+
+
+INSTRUCTION_EN = ("Answer the following multiple-choice question. Think step by step, then write the "
+                  "last line of your response as 'Answer: X' (without quotes), X being one of "
+                  "{letters}.")
+
+
+class ChoiceBenchmark(Benchmark):
+    """A lettered multiple-choice benchmark: :meth:`choice_item` turns a row into the question,
+    its choices in display order and the gold letter; prompting with :attr:`instruction`,
+    extraction (:func:`extract_letter`) and scoring are shared."""
+
+    instruction: ClassVar[str] = INSTRUCTION_JA
+
+    def choice_item(self, row: dict[str, Any], index: int, config: Any) -> Item:
+        """One row → an item whose data holds ``question``, ``choices`` and ``gold``."""
+        raise NotImplementedError
+
+    def items(self, rows: list[dict[str, Any]], config: Any) -> list[Item]:
+        return [self.choice_item(row, index, config) for index, row in enumerate(rows)]
+
+    def prompt(self, item: Item, config: Any) -> list[dict[str, str]]:
+        return [{"role": "user", "content": choice_prompt(item.data["question"], item.data["choices"],
+                                                           self.instruction)}]
+
+    def extract(self, text: str, item: Item, config: Any) -> str | None:
+        return extract_letter(text, len(item.data["choices"]))
+
+    def score(self, answer: Any, item: Item, config: Any) -> float:
+        return letter_score(answer, item.data["gold"])
+
+    def reference(self, item: Item) -> str:
+        return item.data["gold"]
+
+
+def row_id(row: dict[str, Any], field: str, index: int) -> str:
+    """The row's ``field`` as an id, else its index."""
+    value = row.get(field)
+    return str(value if value is not None else index)

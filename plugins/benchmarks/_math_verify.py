@@ -1,4 +1,5 @@
-"""math-verify grading in a worker process with a time-out of its own (not a plugin).
+"""math-verify grading in a worker process with a time-out of its own, and the base of the
+benchmarks it grades (not a plugin).
 
 math-verify's own time-outs use SIGALRM, which fails outside the main thread; they are
 switched off here and each grade instead runs in a separate process that is killed and
@@ -8,7 +9,12 @@ restarted when it takes longer than ``timeout`` seconds (a timed-out answer coun
 from __future__ import annotations
 
 import multiprocessing as mp
-from typing import Any
+from typing import Any, ClassVar, Sequence
+
+from pydantic import Field
+
+from jre.extract import extract_math
+from jre.kinds.benchmark import Benchmark, BenchmarkConfig, Item
 
 
 def grade(gold: str, answer: str) -> bool:
@@ -80,3 +86,39 @@ class MathGrader:
             self._conn.close()
             self._proc = None
             self._warm = False
+
+
+class MathConfig(BenchmarkConfig):
+    """``grade_timeout``: seconds one math-verify grade may take (its worker is then killed)."""
+
+    grade_timeout: float = Field(default=10.0, gt=0)
+
+
+class MathBenchmark(Benchmark):
+    """A benchmark of final answers graded by math-verify: :func:`jre.extract.extract_math`
+    reads the answer, :class:`MathGrader` compares it with the row's :attr:`answer_field`.
+    Subclasses name the dataset and write :meth:`prompt`."""
+
+    config_model = MathConfig
+    answer_field: ClassVar[str] = "answer"
+
+    def __init__(self) -> None:
+        self._grader: Any = None
+
+    def extract(self, text: str, item: Item, config: Any) -> str | None:
+        """The final answer as LaTeX (boxes, answer phrases such as 「答えは12です」 or
+        "the answer is 5", revisions after a box), or ``None`` when none is stated."""
+        return extract_math(text)
+
+    def score(self, answer: Any, item: Item, config: Any) -> float:
+        return self.score_many([answer], item, config)[0]
+
+    def score_many(self, answers: Sequence[Any], item: Item, config: Any) -> list[float]:
+        timeout = getattr(config, "grade_timeout", 10.0)
+        if self._grader is None or self._grader.timeout != timeout:
+            self._grader = MathGrader(timeout)
+        gold = self.reference(item)
+        return [float(self._grader.grade(gold, a)) if a else 0.0 for a in answers]
+
+    def reference(self, item: Item) -> str:
+        return str(item.data[self.answer_field])

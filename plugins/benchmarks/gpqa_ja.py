@@ -22,6 +22,7 @@ class GPQAJa(Benchmark):
     """GPQA-Ja (LLaMAX/BenchMAX_Science, ``ja``): 448 questions, accuracy, T=0.6, P=0.95."""
 
     name = "gpqa_ja"
+    short_name = "GPQ-Ja"
     description = "GPQA-Ja: graduate-level science, 4-way multiple choice (BenchMAX_Science ja)"
     config_model = GPQAJaConfig
     dataset = DatasetSpec("LLaMAX/BenchMAX_Science", config="ja", split="train")

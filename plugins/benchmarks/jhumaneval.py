@@ -54,6 +54,7 @@ class JHumanEval(Benchmark):
     """JHumanEval (kogi-jwu/jhumaneval, test): 164 problems, pass@1 (and pass@10), N=10, T=0.2."""
 
     name = "jhumaneval"
+    short_name = "JHE"
     description = "JHumanEval: Japanese HumanEval, sandboxed, pass@1 / pass@10"
     config_model = JHumanEvalConfig
     dataset = DatasetSpec("kogi-jwu/jhumaneval", split="test")

@@ -98,6 +98,7 @@ class WMT20EnJa(WMT20):
     """WMT20 English→Japanese: 1,000 sentences, BLEU (ja-mecab), T=0.6, P=0.95."""
 
     name = "wmt20_en_ja"
+    short_name = "En/Ja"
     description = "WMT20 En→Ja news translation, BLEU with MeCab/IPA tokenisation"
     dataset = DatasetSpec("lighteval/sacrebleu_manual", config="wmt20_en-ja", split="test")
     source_lang, target_lang = "en", "ja"
@@ -107,6 +108,7 @@ class WMT20JaEn(WMT20):
     """WMT20 Japanese→English: 993 sentences, BLEU (13a), T=0.6, P=0.95."""
 
     name = "wmt20_ja_en"
+    short_name = "Ja/En"
     description = "WMT20 Ja→En news translation, BLEU (13a)"
     dataset = DatasetSpec("lighteval/sacrebleu_manual", config="wmt20_ja-en", split="test")
     source_lang, target_lang = "ja", "en"

@@ -1,4 +1,9 @@
-"""JamC-QA as a jre benchmark: a third-party plugin distribution in one module."""
+"""JamC-QA by category as a jre benchmark: a third-party plugin distribution in one module.
+
+jre has JamC-QA built in (``jamcqa``); this package adds a variant, ``jamcqa_categories``,
+that evaluates only the questions of chosen categories, the way any team can publish its own
+benchmark.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ PROMPT = ("次の日本に関する質問に、選択肢 A, B, C, D から一つ
 
 
 class JamCQAConfig(BenchmarkConfig):
-    """Recipe options of ``jamcqa``: where the data comes from and how much of it.
+    """Recipe options of ``jamcqa_categories``: where the data comes from and how much of it.
 
     ``path`` (a local JSONL/Parquet copy) overrides the hub dataset; ``categories`` keeps
     only questions of those categories; sampling options override T=0.6, P=0.95.
@@ -32,14 +37,14 @@ class JamCQAConfig(BenchmarkConfig):
     categories: list[str] | None = None
 
 
-class JamCQA(Benchmark):
-    """JamC-QA: Japanese-specific knowledge, four choices (fields qid, category, question,
-    choice0-3, answer_index)."""
+class JamCQACategories(Benchmark):
+    """JamC-QA restricted to some categories: Japanese-specific knowledge, four choices
+    (fields qid, category, question, choice0-3, answer_index)."""
 
-    name = "jamcqa"
-    description = "JamC-QA: Japanese-specific knowledge QA, 4-way multiple choice"
+    name = "jamcqa_categories"
+    description = "JamC-QA by category: Japanese-specific knowledge QA, 4-way multiple choice"
     config_model = JamCQAConfig
-    dataset = DatasetSpec("sbintuitions/JamC-QA", split="test")
+    dataset = DatasetSpec("sbintuitions/JamC-QA", config="v1.0", split="test")
     fields = ("qid", "category", "question", "choice0", "choice1", "choice2", "choice3",
               "answer_index")
     id_field = "qid"
@@ -67,4 +72,4 @@ class JamCQA(Benchmark):
 
 @hookimpl
 def register_benchmarks(register):
-    register(JamCQA())
+    register(JamCQACategories())

@@ -1,4 +1,4 @@
-"""Tests of the jamcqa benchmark: the plugin API directly, and a whole `jre eval` run with a
+"""Tests of the jamcqa_categories benchmark: the plugin API directly, and a whole `jre eval` run with a
 small engine defined here that answers from a table (a real engine plugin)."""
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def plugins():
 
 
 def test_items_prompt_extract_score(plugins) -> None:
-    bench = plugins.get("benchmark", "jamcqa")
+    bench = plugins.get("benchmark", "jamcqa_categories")
     cfg = bench.parse_config({"path": str(DATA)})
     items = bench.load(cfg).items
     assert [i.id for i in items] == ["jamcqa-001", "jamcqa-002", "jamcqa-003", "jamcqa-004"]
@@ -93,10 +93,10 @@ def test_eval_stage(plugins, tmp_path: Path) -> None:
     recipe_path.write_text(
         f'schema_version = 1\nname = "jamcqa"\nrun_dir = "{tmp_path / "run"}"\n\n[eval]\n'
         f'engine = {{name = "table", model = "m", replies = {{{table}}}}}\n'
-        f'benchmarks = [{{name = "jamcqa", path = "{DATA}"}}]\nbootstrap = 100\n', encoding="utf-8")
+        f'benchmarks = [{{name = "jamcqa_categories", path = "{DATA}"}}]\nbootstrap = 100\n', encoding="utf-8")
     recipe = load_recipe(recipe_path)
     STAGE.run(StageContext(recipe=recipe, store=RunStore.for_recipe(recipe)))
-    results = json.loads((tmp_path / "run" / "eval" / "jamcqa" / "results.json").read_text())
+    results = json.loads((tmp_path / "run" / "eval" / "jamcqa_categories" / "results.json").read_text())
     assert results["score"] == pytest.approx(0.75)
     assert results["scores_by_policy"]["empty"] == pytest.approx(0.5)
     assert results["failure_rate"] == pytest.approx(0.25)

@@ -25,10 +25,19 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from huggingface_hub import HfApi, hf_hub_download
 from jre import hookimpl
 from jre.errors import UserError
 from jre.extract import last_code_block
-from jre.kinds.benchmark import Benchmark, BenchmarkConfig, DatasetSpec, Item, Scored
+from jre.kinds.benchmark import (
+    Benchmark,
+    BenchmarkConfig,
+    DatasetSpec,
+    Item,
+    LoadedData,
+    Scored,
+    check_fields,
+)
 from jre.lib.sandbox import (
     SandboxLimits,
     SandboxResult,
@@ -192,9 +201,6 @@ class LiveCodeBench(Benchmark):
     def _load_hub(self, config: Any) -> Any:
         """The release files of the hub repository (it is a script dataset; the JSONL files
         are read directly), pinned to the revision read."""
-        from huggingface_hub import HfApi, hf_hub_download
-        from jre.kinds.benchmark import LoadedData, check_fields
-
         spec = self.spec(config)
         assert spec is not None
         files = getattr(config, "files", ["test5.jsonl", "test6.jsonl"])

@@ -1,0 +1,194 @@
+"""Instruction checkers of M-IFEval's Japanese set (ids ``ja:<group>:<name>``), strict and
+loose, as M-IFEval's ``ja_instructions`` judge them.
+
+The Japanese set rewrites most of IFEval's checkers for Japanese text (``・`` bullets,
+``『』`` titles, ``「」`` quotation, ``。``/``、`` punctuation); those are implemented here.
+The ones whose logic is language-independent are lm-eval's own IFEval checkers
+(:data:`SHARED`). Instructions that need a morphological analyser or sentence splitter
+(keywords, forbidden words, sentence/paragraph/letter counts, nominal endings) are not
+supported: :func:`unsupported` names them so a dataset holding them is refused rather than
+scored wrongly."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+Checker = Callable[[str, dict[str, Any]], bool]
+
+_KANJI = re.compile(r"[\u4e00-\u9faf]")
+_QUOTES = (re.compile(r"「.*?」"), re.compile(r"『.*?』"))
+# M-IFEval's relations: 未満 (fewer than), 以上 (at least).
+_RELATIONS = ("未満", "以上")
+
+
+def _compare(count: int, limit: int, relation: str) -> bool:
+    if relation not in _RELATIONS:
+        raise ValueError(f"relation must be one of {_RELATIONS}, got {relation!r}")
+    return count < limit if relation == "未満" else count >= limit
+
+
+def _letter_is_ignorable(char: str) -> bool:
+    return not unicodedata.category(char).startswith("L")
+
+
+def hiragana_only(text: str, kw: dict[str, Any]) -> bool:
+    """Every letter is hiragana (ぁ–ん) or the long-vowel mark; non-letters are ignored."""
+    return all("ぁ" <= c <= "ん" or c == "ー" or _letter_is_ignorable(c) for c in text)
+
+
+def katakana_only(text: str, kw: dict[str, Any]) -> bool:
+    """Every letter is katakana (full or half width), ー or ・; non-letters are ignored."""
+    return all("ァ" <= c <= "ン" or c in "ー・" or "ｦ" <= c <= "ﾟ" or _letter_is_ignorable(c)
+               for c in text)
+
+
+def no_hiragana(text: str, kw: dict[str, Any]) -> bool:
+    """No hiragana (ぁ–ゖ) at all."""
+    return not any("ぁ" <= c <= "ゖ" for c in text)
+
+
+def no_katakana(text: str, kw: dict[str, Any]) -> bool:
+    """No katakana (ァ–ヺ, half-width ｦ–ﾟ) at all."""
+    return not any("ァ" <= c <= "ヺ" or "ｦ" <= c <= "ﾟ" for c in text)
+
+
+def kanji_limit(text: str, kw: dict[str, Any]) -> bool:
+    """The number of kanji compared with ``kanji_limit`` by ``relation``."""
+    return _compare(len(_KANJI.findall(text)), int(kw["kanji_limit"]), kw["relation"])
+
+
+def furigana(text: str, kw: dict[str, Any]) -> bool:
+    """Every run of kanji is followed by its reading in hiragana in full-width brackets."""
+    runs = re.findall(r"[\u4e00-\u9faf]+", text)
+    read = re.findall(r"[\u4e00-\u9faf]+（[ぁ-ん]+）", text)
+    return len(runs) == len(read)
+
+
+def kansuuji(text: str, kw: dict[str, Any]) -> bool:
+    """No digit (any script's) anywhere: numbers in kanji numerals only."""
+    return not re.search(r"\d", text)
+
+
+def sentence_unified_end(text: str, kw: dict[str, Any]) -> bool:
+    """Outside 「」 and 『』 quotes, every sentence (split at 。！？) ends with ``ending``."""
+    for quote in _QUOTES:
+        text = quote.sub("", text)
+    return all(not s or s.endswith(kw["ending"]) for s in re.split(r"[。！？]", text))
+
+
+def no_period(text: str, kw: dict[str, Any]) -> bool:
+    """No 。 anywhere."""
+    return "。" not in text
+
+
+def no_comma(text: str, kw: dict[str, Any]) -> bool:
+    """No 、 anywhere."""
+    return "、" not in text
+
+
+def quotation(text: str, kw: dict[str, Any]) -> bool:
+    """The whole response is wrapped in 「」."""
+    text = text.strip()
+    return len(text) > 1 and text[0] == "「" and text[-1] == "」"
+
+
+def end_checker(text: str, kw: dict[str, Any]) -> bool:
+    """The response ends with ``end_phrase`` (closing 」』 stripped from both)."""
+    return text.strip().strip("」』").endswith(kw["end_phrase"].strip().strip("」』"))
+
+
+def title(text: str, kw: dict[str, Any]) -> bool:
+    """A non-blank title in 『』 on one line."""
+    return any(t[1:-1].strip() for t in re.findall(r"『[^\n]+』", text))
+
+
+def bullet_lists(text: str, kw: dict[str, Any]) -> bool:
+    """Exactly ``num_bullets`` lines starting with ・."""
+    return len(re.findall(r"^\s*・[^\・].*$", text, flags=re.MULTILINE)) == int(kw["num_bullets"])
+
+
+CONSTRAINED = ("はい、そうです。", "いいえ、違います。", "どちらとも言えません。")
+
+
+def constrained_response(text: str, kw: dict[str, Any]) -> bool:
+    """One of M-IFEval's three Japanese answer options appears."""
+    text = text.strip()
+    return any(option in text for option in CONSTRAINED)
+
+
+def letter_frequency(text: str, kw: dict[str, Any]) -> bool:
+    """The hiragana ``letter`` plus its katakana counterpart, counted against
+    ``let_frequency`` by ``let_relation``."""
+    letter = kw["letter"].strip()
+    count = text.count(letter) + text.count(chr(ord(letter) + 96))
+    return _compare(count, int(kw["let_frequency"]), kw["let_relation"])
+
+
+JAPANESE: dict[str, Checker] = {
+    "ja:letters:hiragana_only": hiragana_only,
+    "ja:letters:katakana_only": katakana_only,
+    "ja:letters:no_hiragana": no_hiragana,
+    "ja:letters:no_katakana": no_katakana,
+    "ja:letters:kanji": kanji_limit,
+    "ja:letters:furigana": furigana,
+    "ja:letters:kansuuji": kansuuji,
+    "ja:startend:sentence_unified_end": sentence_unified_end,
+    "ja:startend:quotation": quotation,
+    "ja:startend:end_checker": end_checker,
+    "ja:punctuation:no_period": no_period,
+    "ja:punctuation:no_comma": no_comma,
+    "ja:detectable_format:title": title,
+    "ja:detectable_format:number_bullet_lists": bullet_lists,
+    "ja:detectable_format:constrained_response": constrained_response,
+    "ja:keywords:letter_frequency": letter_frequency,
+}
+
+# Japanese ids judged exactly as IFEval's English checker judges them → lm-eval's class name.
+SHARED: dict[str, str] = {
+    "ja:detectable_format:json_format": "JsonFormat",
+    "ja:detectable_content:number_placeholders": "PlaceholderChecker",
+    "ja:combination:two_responses": "TwoResponsesChecker",
+    "ja:combination:repeat_prompt": "RepeatPromptThenAnswer",
+}
+
+SUPPORTED = frozenset(JAPANESE) | frozenset(SHARED)
+
+
+def unsupported(ids: list[str]) -> list[str]:
+    """The ids in ``ids`` no checker here judges."""
+    return [i for i in ids if i not in SUPPORTED]
+
+
+def _shared(instruction_id: str, text: str, kwargs: dict[str, Any]) -> bool:
+    # lm-eval's ifeval module is imported on first use only: its import fetches nltk data.
+    from lm_eval.tasks.ifeval import instructions
+
+    checker = getattr(instructions, SHARED[instruction_id])(instruction_id)
+    checker.build_description(**{k: v for k, v in kwargs.items() if v is not None})
+    return bool(text.strip() and checker.check_following(text))
+
+
+def check(instruction_id: str, text: str, kwargs: dict[str, Any]) -> bool:
+    """Strict verdict of one instruction on ``text`` (``kwargs`` as the dataset gives them;
+    ``None`` values are unset)."""
+    if instruction_id in SHARED:
+        return _shared(instruction_id, text, kwargs)
+    kw = {k: v for k, v in (kwargs or {}).items() if v is not None}
+    return bool(text.strip()) and JAPANESE[instruction_id](text, kw)
+
+
+def loose_variants(text: str) -> list[str]:
+    """IFEval's loose variants: the text, without its first line, last line or both, each
+    also with ``*`` removed."""
+    lines = text.split("\n")
+    bases = [text, "\n".join(lines[1:]).strip(), "\n".join(lines[:-1]).strip(),
+             "\n".join(lines[1:-1]).strip()]
+    return bases + [b.replace("*", "") for b in bases]
+
+
+def check_loose(instruction_id: str, text: str, kwargs: dict[str, Any]) -> bool:
+    """Loose verdict: strict on any of :func:`loose_variants`."""
+    return any(v.strip() and check(instruction_id, v, kwargs) for v in loose_variants(text))

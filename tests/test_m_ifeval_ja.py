@@ -36,6 +36,16 @@ CASES = [  # (id, kwargs, passing response, failing response)
     ("ja:detectable_format:constrained_response", {}, "答え: いいえ、違います。", "いいえ"),
     ("ja:keywords:letter_frequency", {"letter": "か", "let_frequency": 2, "let_relation": "以上"},
      "かカ", "か"),
+    ("ja:keywords:existence", {"keywords": ["富士", "山"]}, "富士は山", "富士は川"),
+    ("ja:keywords:frequency", {"keyword": "山", "frequency": 2, "relation": "未満"}, "山と川", "山と山"),
+    ("ja:detectable_format:number_numbered_lists", {"num_items": 2}, "1. 山\n2. 川", "1. 山\n2.川"),
+    ("ja:detectable_format:number_highlighted_sections", {"num_highlights": 2},
+     "《山》と《川》", "《山》と《 》"),
+    ("ja:detectable_format:multiple_sections", {"section_spliter": "章", "num_sections": 2},
+     "第1章 山\n第２章 川", "第1章 山\n第2節 川"),
+    ("ja:detectable_content:postscript", {"postscript_marker": "追伸"}, "本文\n追伸：またね", "本文"),
+    ("ja:detectable_content:postscript", {"postscript_marker": "P.S."}, "本文\np.s. またね", "本文 PS"),
+    ("ja:length_constraints:number_letters", {"num_letters": 5, "relation": "以上"}, "富士山です", "富士山"),
 ]
 
 
@@ -53,6 +63,10 @@ def test_japanese_checkers(iid: str, kwargs: dict, good: str, bad: str) -> None:
     ("ja:combination:two_responses", {}, ["一つ目******二つ目", "同じ******同じ", "一つ"]),
     ("ja:combination:repeat_prompt", {"prompt_to_repeat": "山を説明して"},
      ["山を説明して\n山は高い", "山は高い"]),
+    ("ja:length_constraints:number_paragraphs", {"num_paragraphs": 2},
+     ["山\n***\n川", "山\n***\n***\n川", "山"]),
+    ("ja:language:response_language", {"language": "ja"},
+     ["富士山は日本で一番高い山です。", "Mount Fuji is the highest mountain in Japan."]),
 ])
 def test_shared_checkers_match_lm_eval(iid: str, kwargs: dict, texts: list[str]) -> None:
     from lm_eval.tasks.ifeval import instructions

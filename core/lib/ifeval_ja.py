@@ -5,8 +5,8 @@ The Japanese set rewrites most of IFEval's checkers for Japanese text (``・`` b
 ``『』`` titles, ``「」`` quotation, ``。``/``、`` punctuation); those are implemented here.
 The ones whose logic is language-independent are lm-eval's own IFEval checkers
 (:data:`SHARED`). Instructions that need a morphological analyser or sentence splitter
-(keywords, forbidden words, sentence/paragraph/letter counts, nominal endings) are not
-supported: :func:`unsupported` names them so a dataset holding them is refused rather than
+(forbidden words, sentence counts, the first word of the n-th paragraph, nominal endings)
+are not supported: :func:`unsupported` names them so a dataset holding them is refused rather than
 scored wrongly."""
 
 from __future__ import annotations
@@ -127,6 +127,51 @@ def letter_frequency(text: str, kw: dict[str, Any]) -> bool:
     return _compare(count, int(kw["let_frequency"]), kw["let_relation"])
 
 
+def numbered_lists(text: str, kw: dict[str, Any]) -> bool:
+    """Exactly ``num_items`` lines starting with ``<digits>. ``."""
+    return len(re.findall(r"^\s*\d+\.\s.*$", text, flags=re.MULTILINE)) == int(kw["num_items"])
+
+
+def highlighted_sections(text: str, kw: dict[str, Any]) -> bool:
+    """At least ``num_highlights`` non-blank sections in 《》 on one line."""
+    found = re.findall(r"《[^\n《》]*》", text)
+    return sum(1 for h in found if h.strip("《》").strip()) >= int(kw["num_highlights"])
+
+
+def multiple_sections(text: str, kw: dict[str, Any]) -> bool:
+    """At least ``num_sections`` headers 第<n><section_spliter> (n in ASCII or full-width)."""
+    splitter = r"\s?第[\d\uFF10-\uFF19]+" + kw["section_spliter"].strip() + r"\s?"
+    return len(re.split(splitter, text)) - 1 >= int(kw["num_sections"])
+
+
+def postscript(text: str, kw: dict[str, Any]) -> bool:
+    """A line (case-insensitive) starting with ``postscript_marker`` (P.S. / P.P.S / 追伸)."""
+    marker = kw["postscript_marker"].strip()
+    if marker == "P.P.S":
+        pattern = r"\s*p\.\s?p\.\s?s.*$"
+    elif marker == "P.S.":
+        pattern = r"\s*p\.\s?s\..*$"
+    else:
+        pattern = r"\s*" + re.escape(marker) + r".*$"
+    return bool(re.findall(pattern, text, flags=re.IGNORECASE | re.MULTILINE))
+
+
+def number_letters(text: str, kw: dict[str, Any]) -> bool:
+    """The response's length in characters against ``num_letters`` by ``relation``."""
+    return _compare(len(text), int(kw["num_letters"]), kw["relation"])
+
+
+def keywords_exist(text: str, kw: dict[str, Any]) -> bool:
+    """Every keyword occurs (as M-IFEval does, each keyword is a regular expression)."""
+    return all(re.search(k, text) for k in kw["keywords"])
+
+
+def keyword_frequency(text: str, kw: dict[str, Any]) -> bool:
+    """Occurrences of ``keyword`` against ``frequency`` by ``relation``."""
+    count = len(re.findall(kw["keyword"].strip(), text))
+    return _compare(count, int(kw["frequency"]), kw["relation"])
+
+
 JAPANESE: dict[str, Checker] = {
     "ja:letters:hiragana_only": hiragana_only,
     "ja:letters:katakana_only": katakana_only,
@@ -144,6 +189,13 @@ JAPANESE: dict[str, Checker] = {
     "ja:detectable_format:number_bullet_lists": bullet_lists,
     "ja:detectable_format:constrained_response": constrained_response,
     "ja:keywords:letter_frequency": letter_frequency,
+    "ja:keywords:existence": keywords_exist,
+    "ja:keywords:frequency": keyword_frequency,
+    "ja:detectable_format:number_numbered_lists": numbered_lists,
+    "ja:detectable_format:number_highlighted_sections": highlighted_sections,
+    "ja:detectable_format:multiple_sections": multiple_sections,
+    "ja:detectable_content:postscript": postscript,
+    "ja:length_constraints:number_letters": number_letters,
 }
 
 # Japanese ids judged exactly as IFEval's English checker judges them → lm-eval's class name.
@@ -152,6 +204,8 @@ SHARED: dict[str, str] = {
     "ja:detectable_content:number_placeholders": "PlaceholderChecker",
     "ja:combination:two_responses": "TwoResponsesChecker",
     "ja:combination:repeat_prompt": "RepeatPromptThenAnswer",
+    "ja:length_constraints:number_paragraphs": "ParagraphChecker",
+    "ja:language:response_language": "ResponseLanguageChecker",
 }
 
 SUPPORTED = frozenset(JAPANESE) | frozenset(SHARED)

@@ -46,6 +46,14 @@ CASES = [  # (id, kwargs, passing response, failing response)
     ("ja:detectable_content:postscript", {"postscript_marker": "追伸"}, "本文\n追伸：またね", "本文"),
     ("ja:detectable_content:postscript", {"postscript_marker": "P.S."}, "本文\np.s. またね", "本文 PS"),
     ("ja:length_constraints:number_letters", {"num_letters": 5, "relation": "以上"}, "富士山です", "富士山"),
+    ("ja:length_constraints:nth_paragraph_first_word",
+     {"num_paragraphs": 2, "nth_paragraph": 2, "first_word": "次に"},
+     "山です。\n\n「次に川です。", "山です。\n\nそして次に川です。"),
+    ("ja:length_constraints:number_sentences", {"num_sentences": 3, "relation": "以上"},
+     "山です。川です!\n海の\nそばです", "山です。川の\nそばです"),
+    ("ja:keywords:forbidden_words", {"forbidden_words": ["猫"]}, "猫舌です", "猫が好きです"),
+    ("ja:detectable_format:nominal_ending", {"count": 2},
+     "美しい山。静かな川。「走る犬。」", "美しい山。川が流れる。「静かな海。」"),
 ]
 
 
@@ -121,7 +129,7 @@ def test_unsupported_instruction_is_refused(scripted: None) -> None:
     from jre.plugin_manager import get_plugins
 
     bench = get_plugins().get("benchmark", "m_ifeval_ja")
-    rows = [{"key": 1, "prompt": "p", "instruction_id_list": ["ja:detectable_format:nominal_ending"],
-             "kwargs": [{"count": 2}]}]
-    with pytest.raises(UserError, match="nominal_ending"):
+    rows = [{"key": 1, "prompt": "p", "instruction_id_list": ["ja:detectable_format:rephrase"],
+             "kwargs": [{}]}]
+    with pytest.raises(UserError, match="rephrase"):
         bench.items(rows, None)

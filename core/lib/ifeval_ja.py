@@ -4,17 +4,21 @@ loose, as M-IFEval's ``ja_instructions`` judge them.
 The Japanese set rewrites most of IFEval's checkers for Japanese text (``・`` bullets,
 ``『』`` titles, ``「」`` quotation, ``。``/``、`` punctuation); those are implemented here.
 The ones whose logic is language-independent are lm-eval's own IFEval checkers
-(:data:`SHARED`). Instructions that need a morphological analyser or sentence splitter
-(forbidden words, sentence counts, the first word of the n-th paragraph, nominal endings)
-are not supported: :func:`unsupported` names them so a dataset holding them is refused rather than
-scored wrongly."""
+(:data:`SHARED`). Word and sentence checks use the tools M-IFEval uses: janome (forbidden
+words, nominal endings) and ja-sentence-segmenter (sentence counts). An id without a
+checker here is named by :func:`unsupported`, so a dataset holding one is refused rather
+than scored wrongly."""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable
 from typing import Any
+
+from jre.errors import UserError
 
 Checker = Callable[[str, dict[str, Any]], bool]
 
@@ -172,6 +176,75 @@ def keyword_frequency(text: str, kw: dict[str, Any]) -> bool:
     return _compare(count, int(kw["frequency"]), kw["relation"])
 
 
+def nth_paragraph_first_word(text: str, kw: dict[str, Any]) -> bool:
+    """``num_paragraphs`` paragraphs (split at blank lines) and the ``nth_paragraph``-th
+    starting (after an opening 「 or 『) with ``first_word``."""
+    paragraphs = re.split(r"\n\n", text)
+    count = sum(1 for p in paragraphs if p.strip())
+    nth, first = int(kw["nth_paragraph"]), str(kw["first_word"]).lower()
+    if nth > count or not paragraphs[nth - 1].strip():
+        return False
+    paragraph = paragraphs[nth - 1].strip().lstrip("「").lstrip("『")
+    return count == int(kw["num_paragraphs"]) and paragraph[:len(first)] == first
+
+
+@functools.cache
+def _tokenizer() -> Any:
+    try:
+        from janome.tokenizer import Tokenizer
+    except ImportError:
+        raise UserError("M-IFEval-Ja's word checkers need janome (pip install janome)") from None
+    return Tokenizer()
+
+
+def _tokens(text: str) -> list[Any]:
+    return list(_tokenizer().tokenize(text))
+
+
+def forbidden_words(text: str, kw: dict[str, Any]) -> bool:
+    """None of ``forbidden_words`` is a word (a janome token) of the response."""
+    words = {t.surface for t in _tokens(text)}
+    return not any(w in words for w in kw["forbidden_words"])
+
+
+def nominal_ending(text: str, kw: dict[str, Any]) -> bool:
+    """At least ``count`` sentences outside quotes end in a noun (体言止め): a 。！？ token
+    right after a token whose part of speech is 名詞."""
+    for quote in _QUOTES:
+        text = quote.sub("", text)
+    tokens = _tokens(text)
+    count = sum(1 for a, b in itertools.pairwise(tokens)
+                if b.surface in "。！？" and a.part_of_speech.startswith("名詞"))
+    return count >= int(kw["count"])
+
+
+def count_sentences(text: str) -> int:
+    """Sentences as M-IFEval counts them: ja-sentence-segmenter's pipeline (normalise, split
+    at newlines, join lines ending in の, split after 。!?)."""
+    try:
+        from ja_sentence_segmenter.common.pipeline import make_pipeline
+        from ja_sentence_segmenter.concatenate.simple_concatenator import (
+            concatenate_matching,
+        )
+        from ja_sentence_segmenter.normalize.neologd_normalizer import normalize
+        from ja_sentence_segmenter.split.simple_splitter import (
+            split_newline,
+            split_punctuation,
+        )
+    except ImportError:
+        raise UserError("M-IFEval-Ja's sentence count needs ja-sentence-segmenter "
+                        "(pip install ja-sentence-segmenter)") from None
+    split = functools.partial(split_punctuation, punctuations=r"。!?")
+    join_no = functools.partial(concatenate_matching, former_matching_rule=r"^(?P<result>.+)(の)$",
+                                remove_former_matched=False)
+    return len(list(make_pipeline(normalize, split_newline, join_no, split)(text)))
+
+
+def number_sentences(text: str, kw: dict[str, Any]) -> bool:
+    """:func:`count_sentences` against ``num_sentences`` by ``relation``."""
+    return _compare(count_sentences(text), int(kw["num_sentences"]), kw["relation"])
+
+
 JAPANESE: dict[str, Checker] = {
     "ja:letters:hiragana_only": hiragana_only,
     "ja:letters:katakana_only": katakana_only,
@@ -196,6 +269,10 @@ JAPANESE: dict[str, Checker] = {
     "ja:detectable_format:multiple_sections": multiple_sections,
     "ja:detectable_content:postscript": postscript,
     "ja:length_constraints:number_letters": number_letters,
+    "ja:length_constraints:nth_paragraph_first_word": nth_paragraph_first_word,
+    "ja:length_constraints:number_sentences": number_sentences,
+    "ja:keywords:forbidden_words": forbidden_words,
+    "ja:detectable_format:nominal_ending": nominal_ending,
 }
 
 # Japanese ids judged exactly as IFEval's English checker judges them → lm-eval's class name.

@@ -16,12 +16,13 @@ from jre.records import Sampling
 
 
 class MIFEvalJa(Benchmark):
-    """lightblue/M-IFEval, Japanese split: 172 prompts, 226 instructions."""
+    """M-IFEval's Japanese set as lm-eval's m_ifeval_ja reads it (tokyotech-llm/M-IFEval-Ja,
+    test): 172 prompts, 226 instructions."""
 
     name = "m_ifeval_ja"
     short_name = "MIF-Ja"
     description = "M-IFEval-Ja: Japanese instruction following, accuracy per instruction"
-    dataset = DatasetSpec("lightblue/M-IFEval", config="ja", split="train")
+    dataset = DatasetSpec("tokyotech-llm/M-IFEval-Ja", split="test")
     fields = ("key", "prompt", "instruction_id_list", "kwargs")
     id_field = "key"
     sampling = Sampling(n=1, temperature=0.6, top_p=0.95, max_tokens=32768)

@@ -133,3 +133,8 @@ def test_unsupported_instruction_is_refused(scripted: None) -> None:
              "kwargs": [{}]}]
     with pytest.raises(UserError, match="rephrase"):
         bench.items(rows, None)
+
+
+def test_missing_kwarg_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="kanji_limit"):
+        ifeval_ja.check("ja:letters:kanji", "山", {"kanji_limit": None, "relation": "未満"})

@@ -308,7 +308,11 @@ def check(instruction_id: str, text: str, kwargs: dict[str, Any]) -> bool:
     if instruction_id in SHARED:
         return _shared(instruction_id, text, kwargs)
     kw = {k: v for k, v in (kwargs or {}).items() if v is not None}
-    return bool(text.strip()) and JAPANESE[instruction_id](text, kw)
+    try:
+        return bool(text.strip()) and JAPANESE[instruction_id](text, kw)
+    except KeyError as missing:
+        raise UserError(f"instruction {instruction_id!r} needs kwarg {missing}",
+                        where="kwargs") from None
 
 
 def loose_variants(text: str) -> list[str]:

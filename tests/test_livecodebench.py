@@ -16,7 +16,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "eval"
 sys.path.insert(0, str(FIXTURES))
 
 import evalkit
+from jre.errors import UserError
 from jre.plugins.benchmarks.livecodebench import decode_private, same_output
+from jre.plugins.benchmarks.livecodebench import tests_of as read_tests
 
 F = "```"
 
@@ -94,4 +96,7 @@ def test_private_tests_decoding_refuses_objects() -> None:
     evil = base64.b64encode(zlib.compress(pickle.dumps(_Evil())))
     with pytest.raises(pickle.UnpicklingError):
         decode_private(evil.decode())
+    with pytest.raises(UserError, match="problem 7: unreadable tests"):
+        read_tests({"question_id": "7", "public_test_cases": "[]",
+                  "private_test_cases": evil.decode()})
     assert decode_private('[{"input": "x", "output": "y"}]') == [{"input": "x", "output": "y"}]

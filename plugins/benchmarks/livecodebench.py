@@ -104,8 +104,13 @@ def decode_private(blob: str) -> list[dict[str, Any]]:
 
 def tests_of(data: dict[str, Any]) -> list[dict[str, Any]]:
     """Public then private tests of a row."""
-    public = json.loads(data["public_test_cases"]) if data.get("public_test_cases") else []
-    private = decode_private(data["private_test_cases"]) if data.get("private_test_cases") else []
+    try:
+        public = json.loads(data["public_test_cases"]) if data.get("public_test_cases") else []
+        private = (decode_private(data["private_test_cases"])
+                   if data.get("private_test_cases") else [])
+    except (ValueError, TypeError, pickle.UnpicklingError, zlib.error) as exc:
+        raise UserError(f"problem {data.get('question_id')}: unreadable tests ({exc})",
+                        where="public_test_cases/private_test_cases") from None
     return [*public, *private]
 
 

@@ -59,7 +59,7 @@ def test_livecodebench_stdin_and_functional(tmp_path: Path) -> None:
     recipe = evalkit.write_recipe(tmp_path, [{
         "name": "livecodebench", "path": str(FIXTURES / "livecodebench.jsonl"), "n": 5,
         "start_date": "2024-08-01", "end_date": "2025-04-30", "workers": 2,
-        "cpu_seconds": 2, "wall_seconds": 6}], {"name": "scripted", "script": script,
+        "seconds_per_test": 0.7}], {"name": "scripted", "script": script,
                                                  "model": "scripted-model"})
     evalkit.run_eval(recipe)
     res = evalkit.results(tmp_path, "livecodebench")

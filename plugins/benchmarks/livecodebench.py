@@ -71,13 +71,14 @@ PRELUDE = ("from typing import *\nfrom collections import *\nfrom itertools impo
 
 class LiveCodeBenchConfig(BenchmarkConfig):
     """Release window (``contest_date`` from ``start_date`` to ``end_date``, ISO dates, both
-    inclusive), the hub files read, sandbox limits per solution, and parallel runs."""
+    inclusive), the hub files read, the time allowed per test (LiveCodeBench: 6 s; a
+    solution's run gets it times its number of tests, CPU and twice that wall), memory, and
+    parallel runs."""
 
     start_date: str | None = None
     end_date: str | None = None
     files: list[str] = Field(default_factory=lambda: ["test5.jsonl", "test6.jsonl"])
-    cpu_seconds: float = Field(default=30.0, gt=0)
-    wall_seconds: float = Field(default=60.0, gt=0)
+    seconds_per_test: float = Field(default=6.0, gt=0)
     memory_mb: int = Field(default=2048, ge=64)
     workers: int | None = Field(default=None, ge=1)
 
@@ -248,11 +249,14 @@ class LiveCodeBench(Benchmark):
     def extract(self, text: str, item: Item, config: Any) -> str | None:
         return last_code_block(text)
 
-    def _limits(self, config: Any) -> SandboxLimits:
-        if config is None:
-            return SandboxLimits()
-        return SandboxLimits(cpu_seconds=config.cpu_seconds, wall_seconds=config.wall_seconds,
-                             memory_bytes=config.memory_mb << 20)
+    def _limits(self, config: Any, tests: Sequence[dict[str, Any]] = ()) -> SandboxLimits:
+        per_test = getattr(config, "seconds_per_test", 6.0)
+        memory_mb = getattr(config, "memory_mb", 2048)
+        cpu = per_test * max(len(tests), 1)
+        # All of a run's outputs come back at once: room for twice the expected ones.
+        output = max(1 << 20, 2 * sum(len(t.get("output", "")) for t in tests) + (64 << 10))
+        return SandboxLimits(cpu_seconds=cpu, wall_seconds=2 * cpu + 5,
+                             memory_bytes=memory_mb << 20, output_bytes=output)
 
     def score(self, answer: Any, item: Item, config: Any) -> Any:
         return self.score_many([answer], item, config)[0]
@@ -261,7 +265,7 @@ class LiveCodeBench(Benchmark):
         tests = tests_of(item.data)
         name = func_name(item.data)
         codes = [a for a in answers if a]
-        workers, limits = getattr(config, "workers", None), self._limits(config)
+        workers, limits = getattr(config, "workers", None), self._limits(config, tests)
         if name:
             checker = functional_checker(name, tests)
             runs = check_many([(PRELUDE + c, checker) for c in codes], workers=workers,
@@ -279,11 +283,10 @@ class LiveCodeBench(Benchmark):
         return {f"pass@{k}": pass_at_k(n, c, k) for k in self.ks if k <= n}
 
     def result_extras(self, config: Any) -> dict[str, Any]:
-        limits = self._limits(config)
-        return {"sandbox": {"isolation": isolation_level(), "test_mode": "split/stdin",
-                            "limits": {"cpu_seconds": limits.cpu_seconds,
-                                       "wall_seconds": limits.wall_seconds,
-                                       "memory_bytes": limits.memory_bytes}},
+        return {"sandbox": {"isolation": isolation_level(),
+                            "test_mode": "split (functional); stdin outputs compared here",
+                            "limits": {"seconds_per_test": getattr(config, "seconds_per_test", 6.0),
+                                       "memory_mb": getattr(config, "memory_mb", 2048)}},
                 "release_window": {"start_date": getattr(config, "start_date", None),
                                    "end_date": getattr(config, "end_date", None)}}
 

@@ -103,3 +103,16 @@ def test_too_few_clean_rows_is_one_line(tmp_path: Path) -> None:
     proc = run_jre("mix", str(_recipe(tmp_path, 5, decontaminate=True)))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "2 dropped as benchmark overlaps" in proc.stderr and "mix.components[0].count" in proc.stderr
+
+
+def test_the_analysis_tabulates_the_manifest(tmp_path: Path) -> None:
+    from jre.plugin_manager import get_plugins
+    from jre.stages.analyze import gather_inputs
+
+    assert run_jre("mix", str(_recipe(tmp_path, 6, decontaminate=False))).returncode == 0
+    analysis = get_plugins().get("analysis", "decontamination")
+    out = analysis.run(None, gather_inputs({"r": tmp_path / "run"}))
+    table = out.tables["decontamination"]
+    assert table[["benchmark", "found", "in_mix", "dropped"]].values.tolist() == [
+        ["math100_ja", 1, 1, 0], ["gpqa_ja", 1, 1, 0]]
+    assert "2 overlapping source row(s), 2 in the mixes, 0 dropped" in out.summary

@@ -71,3 +71,6 @@ def test_budget_curve_equals_reruns(tmp_path: Path, closing_model: Path) -> None
         res = evalkit.results(rerun.parent, "arith_en")
         row = table[table["budget"] == budget].iloc[0]
         assert (row["failure_rate"], row["score"]) == (res["failure_rate"], res["score"]), budget
+        # The engine's recorded close positions alone tell the same failure rate.
+        from_positions = sum(c is None or c > budget for c in closes) / len(closes)
+        assert from_positions == res["failure_rate"], budget

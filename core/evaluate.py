@@ -48,7 +48,7 @@ def score_samples(benchmark: Benchmark, config: Any, item: Item, messages: list[
             "messages": messages, "text": gen.text, "reasoning": gen.reasoning,
             "content": gen.content, "think_closed": gen.think_closed,
             "split_by": gen.split_by, "finish_reason": gen.finish_reason, "prompt_tokens": gen.prompt_tokens,
-            "completion_tokens": gen.completion_tokens,
+            "completion_tokens": gen.completion_tokens, "think_close_tokens": gen.think_close_tokens,
             "answer": answers[by_policy[policy]], "score": scores[policy],
             "scores_by_policy": scores, "reference": benchmark.reference(item),
         }

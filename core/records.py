@@ -77,6 +77,9 @@ class Generation(_Record):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     split_by: str | None = None
+    # Output tokens until the trace closed (``</think>`` included); None: never closed or
+    # the engine cannot tell; 0: no trace at all (see docs/failure-rate.md).
+    think_close_tokens: int | None = None
 
 
 @dataclass

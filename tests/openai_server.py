@@ -180,7 +180,7 @@ async def _completion(script: Script, body: bytes, writer: asyncio.StreamWriter)
         script.fmt_once_done.add(prompt)
         fmt = directives["fmt1"]
     choices = []
-    completion = 0
+    completion = reasoning_words = 0
     record = directives.get("rec")
     for i in range(1 if script.ignore_n else int(req.get("n") or 1)):
         if record is not None:
@@ -190,6 +190,12 @@ async def _completion(script: Script, body: bytes, writer: asyncio.StreamWriter)
             choice = {"index": i, "message": {"role": "assistant", **message}, "finish_reason": finish}
         message = choice["message"]
         completion += sum(_words(v) for k, v in message.items() if isinstance(v, str))
+        if req.get("logprobs") and isinstance(message.get("content"), str):
+            # One "token" per word with its trailing space, as a tokenizer's pieces.
+            choice["logprobs"] = {"content": [{"token": t, "logprob": 0.0} for t in
+                                              re.findall(r"\s*\S+\s*", message["content"])]}
+        reasoning_words += sum(_words(message[k]) for k in ("reasoning", "reasoning_content")
+                               if isinstance(message.get(k), str))
         choices.append(choice)
     script.counts["choices"] += len(choices)
     prompt_tokens = sum(_words(m.get("content") or "") for m in messages)
@@ -197,6 +203,8 @@ async def _completion(script: Script, body: bytes, writer: asyncio.StreamWriter)
                "created": int(time.time()), "model": req["model"], "choices": choices,
                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
                          "total_tokens": prompt_tokens + completion}}
+    if reasoning_words:  # as hosted APIs split a trace's tokens out of completion_tokens
+        payload["usage"]["completion_tokens_details"] = {"reasoning_tokens": reasoning_words}
     data = json.dumps(payload).encode()
     if fault == "malformed":
         data = data[: len(data) // 2]

@@ -145,3 +145,19 @@ def test_api_key_from_named_variable(monkeypatch):
         client = _client(guarded.base_url, api_key_env="JRE_TEST_KEY")
         assert _ask(client, "q")["r0"][0].content
         assert "sekrit" not in repr(client.config.model_dump())
+
+
+def test_close_position_from_logprobs_and_reasoning_tokens(server):
+    """Where the trace closed: from the per-token logprobs of the text, or from usage's
+    reasoning_tokens when the server split the trace; unknown without either."""
+    with_logprobs = _client(server.base_url, extra_body={"logprobs": True})
+    gen = _ask(with_logprobs, "@fmt:r1 What is 3 + 4?")["r0"][0]
+    # "<think>\n", "Let ", "me ", "think ", "about: ", "@fmt:r1 ", "What ", "is ", "3 ", "+ ",
+    # "4? ", "(sample ", "0).\n", "</think>\n\n": the tag is the 14th piece.
+    assert gen.think_closed and gen.think_close_tokens == 14
+    split = _ask(_client(server.base_url), "@fmt:reasoning What is 3 + 4?")["r0"][0]
+    assert split.split_by == "reasoning_field" and split.think_close_tokens == len(split.reasoning.split())
+    unclosed = _ask(with_logprobs, "@fmt:truncated What is 3 + 4?")["r0"][0]
+    assert not unclosed.think_closed and unclosed.think_close_tokens is None
+    plain = _ask(_client(server.base_url), "@fmt:r1 What is 3 + 4?")["r0"][0]
+    assert plain.think_closed and plain.think_close_tokens is None

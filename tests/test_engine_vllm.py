@@ -197,3 +197,21 @@ def test_vllm_generates_on_a_tiny_model(tiny_model: Path):
         assert all(g.think_closed == ("<|channel|>final" in g.text or "assistantfinal" in g.text)
                    or g.content is not None for g in gens)
     harmony.close()
+
+
+def test_close_position_from_output_token_ids(tiny_model):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    text = "<think>\nWe add 2 and 2.\n</think>\n\nThe answer is 4."
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    upto = len(tok("<think>\nWe add 2 and 2.\n</think>", add_special_tokens=False)["input_ids"])
+    cut = ids[:upto - 1]
+    out = Output(prompt_token_ids=[1], outputs=[
+        Completion(text, ids, "stop"),
+        Completion(tok.decode(cut, skip_special_tokens=False), cut, "length")])
+    closed, unclosed = outputs_to_generations(
+        out, reasoning_format="think", prefilled=False,
+        decode=lambda x: tok.decode(list(x), skip_special_tokens=False))
+    assert closed.think_closed and closed.think_close_tokens == upto
+    assert not unclosed.think_closed and unclosed.think_close_tokens is None

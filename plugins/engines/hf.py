@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal
 from pydantic import Field
 
 from jre import hookimpl
+from jre.budget import close_position
 from jre.errors import UserError
 from jre.kinds.engine import Engine, EngineConfig, chat_template_flags, new_stats, split_generation
 from jre.records import ChatRequest, Generation, Sampling
@@ -189,9 +190,14 @@ class HFClient:
             cut = text.find(stop)
             if cut >= 0:
                 text, finish = text[:cut], "stop"
-        return split_generation(text, reasoning_format=self.config.reasoning_format,
-                                prefilled=prefilled, finish_reason=finish,
-                                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+        gen = split_generation(text, reasoning_format=self.config.reasoning_format,
+                               prefilled=prefilled, finish_reason=finish,
+                               prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+        if not sampling.stop:  # a stop string cut the text short of the ids
+            gen.think_close_tokens = close_position(
+                text_ids, lambda ids: self.tokenizer.decode(ids, skip_special_tokens=False),
+                reasoning_format=self.config.reasoning_format, prefilled=prefilled)
+        return gen
 
     def close(self) -> None:
         """Free the model (and GPU memory)."""

@@ -29,6 +29,7 @@ from typing import Any, Iterable, Iterator
 from pydantic import Field, field_validator
 
 from jre import hookimpl
+from jre.budget import close_position
 from jre.errors import UserError
 from jre.kinds.engine import Engine, EngineConfig, new_stats
 from jre.reasoning import generation_from_message
@@ -368,8 +369,31 @@ class OpenAIClient:
         self.stats["prompt_tokens"] += prompt_tokens or 0
         self.stats["completion_tokens"] += completion_total or 0
         per_choice = (completion_total // len(choices)) if completion_total and choices else None
-        return [self._generation(c, prompt_tokens, per_choice)
+        gens = [self._generation(c, prompt_tokens, per_choice)
                 for c in sorted(choices, key=lambda c: c.get("index", 0))]
+        reasoning_tokens = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+        for choice, gen in zip(sorted(choices, key=lambda c: c.get("index", 0)), gens):
+            gen.think_close_tokens = self._close_tokens(
+                choice, gen, reasoning_tokens if len(choices) == 1 else None)
+        return gens
+
+    def _close_tokens(self, choice: dict[str, Any], gen: Generation,
+                      reasoning_tokens: Any) -> int | None:
+        """Where the trace closed, as far as the response tells: from the per-token
+        ``logprobs`` of the text when the server returned them and split nothing, else
+        from ``usage.completion_tokens_details.reasoning_tokens`` (one choice only)."""
+        if not gen.think_closed:
+            return None
+        tokens = [t.get("token", "") for t in ((choice.get("logprobs") or {}).get("content") or [])
+                  if isinstance(t, dict)]
+        if tokens and gen.split_by != "reasoning_field":
+            return close_position(list(range(len(tokens))),
+                                  lambda ids: "".join(tokens[i] for i in ids),
+                                  reasoning_format=self.config.reasoning_format,
+                                  prefilled=bool(self.config.prefilled_think))
+        if gen.reasoning is None:
+            return 0
+        return reasoning_tokens if isinstance(reasoning_tokens, int) else None
 
     def _generation(self, choice: dict[str, Any], prompt_tokens: int | None,
                     completion_tokens: int | None) -> Generation:

@@ -14,12 +14,13 @@ Harmony channels (``reasoning_format = "harmony"``); ``chat_template_kwargs`` ca
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from pydantic import Field, field_validator
 
 from jre import hookimpl
 from jre.errors import UserError
+from jre.budget import close_position
 from jre.kinds.engine import Engine, EngineConfig, chat_template_flags, new_stats, split_generation
 from jre.records import ChatRequest, Generation, Sampling
 
@@ -92,8 +93,11 @@ def render_prompt(tokenizer: Any, request: ChatRequest, config: VLLMConfig) -> t
     return text, {"prompt_token_ids": list(ids)}
 
 
-def outputs_to_generations(output: Any, *, reasoning_format: str, prefilled: bool) -> list[Generation]:
-    """Turn one ``vllm.RequestOutput`` (or an object shaped like it) into generations."""
+def outputs_to_generations(output: Any, *, reasoning_format: str, prefilled: bool,
+                           decode: Callable[[Sequence[int]], str] | None = None) -> list[Generation]:
+    """Turn one ``vllm.RequestOutput`` (or an object shaped like it) into generations;
+    with ``decode`` (the tokenizer's, special tokens kept) each records where its trace
+    closed in its output token ids."""
     prompt_tokens = len(output.prompt_token_ids) if getattr(output, "prompt_token_ids", None) else None
     gens = []
     for completion in output.outputs:
@@ -102,6 +106,10 @@ def outputs_to_generations(output: Any, *, reasoning_format: str, prefilled: boo
                                      prefilled=prefilled, finish_reason=finish,
                                      prompt_tokens=prompt_tokens,
                                      completion_tokens=len(completion.token_ids)))
+        if decode is not None and completion.token_ids:
+            gens[-1].think_close_tokens = close_position(
+                list(completion.token_ids), decode, reasoning_format=reasoning_format,
+                prefilled=prefilled)
     return gens
 
 
@@ -120,6 +128,9 @@ class VLLMClient:
         self.llm = vllm.LLM(**llm_arguments(config))
         self.tokenizer = self.llm.get_tokenizer()
         self.stats: dict[str, Any] = new_stats()
+
+    def _decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=False)
 
     def _params(self, request: ChatRequest) -> Any:
         s = request.sampling
@@ -150,7 +161,7 @@ class VLLMClient:
             if prefilled is None:
                 prefilled = prompt.rstrip().endswith("<think>")
             gens = outputs_to_generations(output, reasoning_format=self.config.reasoning_format,
-                                          prefilled=prefilled)
+                                          prefilled=prefilled, decode=self._decode)
             self.stats["requests"] += 1
             self.stats["generations"] += len(gens)
             self.stats["prompt_tokens"] += (gens[0].prompt_tokens or 0) if gens else 0

@@ -88,6 +88,9 @@ class CompositionConfig(StrictModel):
     tokenizer: str | None = None
     length_sample: int = Field(default=20000, ge=0)
     rows_per_file: int = Field(default=100_000, ge=1)
+    # Drop rows whose instruction shares an 8- or 13-gram with a question of a benchmark in
+    # [eval] (overlaps are always counted in the manifest; see jre.lib.decontam).
+    decontaminate: bool = False
 
     @model_validator(mode="after")
     def _unique_names(self) -> "CompositionConfig":
@@ -113,6 +116,7 @@ class _Slot:
     duplicates: int = 0
     taken_elsewhere: int = 0
     written: int = 0
+    overlaps: dict[int, list[str]] = field(default_factory=dict)  # ordinal → benchmarks
 
 
 def _teacher_of(component: Component, lang: str | None, spec: str, recipe: Any) -> str:
@@ -185,8 +189,12 @@ class CompositionMixer(Mixer):
     def mix(self, config: CompositionConfig, ctx: MixContext) -> MixResult:  # type: ignore[override]
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        from jre.lib.decontam import benchmark_index
+
         sources = self._sources(config, ctx)
         where = str(ctx.recipe.path) if ctx.recipe.path else None
+        index = benchmark_index(ctx.recipe)
+        contamination: dict[str, dict[str, Any]] = {}
         slots: list[_Slot] = []
         selections = []
         taken = np.empty(0, dtype=np.uint64)
@@ -209,6 +217,20 @@ class CompositionMixer(Mixer):
                             raise UserError("a source row has no `id` or `instruction`; expected Triple "
                                             "records", where=sources[spec].label)
                         reason = _drop_reason(row, comp)
+                        if reason is None and index.grams:
+                            found = index.matches(str(row["instruction"]))
+                            for bench in found:
+                                seen = contamination.setdefault(bench, {"found": 0, "dropped": 0,
+                                                                        "example_ids": []})
+                                seen["found"] += 1
+                                if len(seen["example_ids"]) < 5:
+                                    seen["example_ids"].append(str(row["id"]))
+                                if config.decontaminate:
+                                    seen["dropped"] += 1
+                            if found and config.decontaminate:
+                                reason = "contaminated"
+                            elif found:
+                                slot.overlaps[ordinal] = sorted(found)
                         if reason is not None:
                             slot.filtered += 1
                             slot.dropped[reason] = slot.dropped.get(reason, 0) + 1
@@ -233,8 +255,10 @@ class CompositionMixer(Mixer):
                         what = f"{count:,} {lang} examples" if lang else f"{count:,} examples"
                         raise UserError(
                             f"component {comp.name!r} needs {what} but {spec!r} has only "
-                            f"{slot.available:,} usable (after filtering and dedupe); lower the count "
-                            "or set allow_fewer = true", where=where, field=f"mix.components[{i}].count")
+                            f"{slot.available:,} usable (after filtering and dedupe"
+                            + (f"; {slot.dropped['contaminated']:,} dropped as benchmark overlaps"
+                               if slot.dropped.get("contaminated") else "")
+                            + "); lower the count or set allow_fewer = true", where=where, field=f"mix.components[{i}].count")
                     slots.append(slot)
                     selections.append(sel)
 
@@ -279,7 +303,20 @@ class CompositionMixer(Mixer):
                 progress.remove_task(task)
             files = writer.close()
 
-        return self._report(config, ctx, slots, files, counter, tok_name, tok_note)
+        for slot, sel in zip(slots, selections):
+            chosen = {int(o) for o in sel.ordinals}
+            for ordinal, benches in slot.overlaps.items():
+                for bench in benches:
+                    contamination[bench]["in_mix"] = contamination[bench].get("in_mix", 0) + (
+                        ordinal in chosen)
+            slot.overlaps = {}
+        result = self._report(config, ctx, slots, files, counter, tok_name, tok_note)
+        result.extra["decontamination"] = {
+            "decontaminate": config.decontaminate, "n": list(index.n),
+            "benchmarks": {b: {"questions": index.questions.get(b, 0), "in_mix": 0,
+                               **contamination.get(b, {"found": 0, "dropped": 0, "example_ids": []})}
+                           for b in index.grams}}
+        return result
 
     def _report(self, config: CompositionConfig, ctx: MixContext, slots: list[_Slot], files: list,
                 counter: TokenCounter | None, tok_name: str | None, tok_note: str | None) -> MixResult:

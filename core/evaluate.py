@@ -14,6 +14,11 @@ from typing import Any, Sequence
 from jre.kinds.benchmark import Benchmark, Item, Scored
 from jre.reasoning import ANSWER_POLICIES, AnswerPolicy, answer_text
 from jre.records import Generation
+from jre.translation import japanese_share
+
+#: A trace counts as Japanese when at least this share of its letters is Japanese script
+#: (the threshold synthesis uses to accept a Japanese translation).
+JAPANESE_TRACE_SHARE = 0.5
 
 
 def sample_id(item_id: str, index: int) -> str:
@@ -108,6 +113,26 @@ def failure_rates(records: Sequence[dict[str, Any]], item_ids: Sequence[str]) ->
             "questions_unclosed": len(unclosed_items), "questions": questions}
 
 
+def trace_languages(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """How many samples reasoned in Japanese, in another language, or left no trace, and the
+    share of Japanese traces among the samples with a trace (None when none has one).
+
+    Same detector as synthesis (:func:`jre.translation.japanese_share`): a trace is Japanese
+    when at least half of its letters are Japanese script.
+    """
+    ja = other = none = 0
+    for record in records:
+        trace = record.get("reasoning") or ""
+        if not trace.strip():
+            none += 1
+        elif japanese_share(trace) >= JAPANESE_TRACE_SHARE:
+            ja += 1
+        else:
+            other += 1
+    return {"ja": ja, "other": other, "none": none,
+            "japanese_share": ja / (ja + other) if ja + other else None}
+
+
 def summarize(benchmark: Benchmark, config: Any, items: Sequence[Item],
               records: Sequence[dict[str, Any]], *, policy: AnswerPolicy,
               bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
@@ -118,6 +143,7 @@ def summarize(benchmark: Benchmark, config: Any, items: Sequence[Item],
     ci = bootstrap_ci(benchmark, headline, rounds=bootstrap, seed=seed)
     tokens = [r["completion_tokens"] for r in records if r.get("completion_tokens") is not None]
     rates = failure_rates(records, item_ids)
+    languages = trace_languages(records)
     failures = sum(not r["think_closed"] for r in records)
     split_by: dict[str, int] = {}
     for r in records:
@@ -135,6 +161,8 @@ def summarize(benchmark: Benchmark, config: Any, items: Sequence[Item],
         "failure_rate_per_question": rates["per_question"],
         "failure_rates": {**rates, "definitions": FAILURE_RATE_DEFINITIONS},
         "n_unclosed": failures,
+        "japanese_trace_share": languages["japanese_share"],
+        "trace_languages": languages,
         "n_questions_unclosed": rates["questions_unclosed"],
         "think_detection": {"split_by": split_by},
         "mean_output_tokens": sum(tokens) / len(tokens) if tokens else None,

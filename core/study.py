@@ -53,6 +53,7 @@ class TinyBaseModel(StrictModel):
     heads: int = Field(default=4, ge=1)
     kv_heads: int = Field(default=2, ge=1)
     max_positions: int = Field(default=1024, ge=64)
+    split_digits: bool = False  # one token per digit, so that numbers share their digits' embeddings
     seed: int = 0
 
 
@@ -268,7 +269,7 @@ def build_base_model(recipe: "Recipe", store: "RunStore", console: "Console") ->
     texts = [line for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
     build_tiny_model(out, corpus=texts, vocab_size=spec.vocab_size, hidden_size=spec.hidden_size,
                      num_layers=spec.layers, num_heads=spec.heads, num_kv_heads=spec.kv_heads,
-                     max_positions=spec.max_positions, seed=spec.seed)
+                     max_positions=spec.max_positions, split_digits=spec.split_digits, seed=spec.seed)
     stamp.write_text(json.dumps({"hash": digest}) + "\n")
     return out
 

@@ -22,15 +22,21 @@ DEFAULT_CORPUS = (
 )
 
 
-def train_tokenizer(corpus: Iterable[str], vocab_size: int = 512):
-    """A byte-level BPE tokenizer (any text encodes) with ChatML and think tokens."""
+def train_tokenizer(corpus: Iterable[str], vocab_size: int = 512, split_digits: bool = False):
+    """A byte-level BPE tokenizer (any text encodes) with ChatML and think tokens.
+
+    ``split_digits`` makes every digit its own token (as Qwen's tokenizer does), which lets a
+    tiny model learn arithmetic digit by digit instead of memorising merged numbers.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     from jre.chat import ensure_chat_template
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+                         if split_digits else byte_level)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
@@ -46,13 +52,13 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int = 512):
 def build_tiny_model(out_dir: str | Path, *, corpus: Iterable[str] = DEFAULT_CORPUS,
                      vocab_size: int = 512, hidden_size: int = 64, num_layers: int = 2,
                      num_heads: int = 4, num_kv_heads: int = 2, max_positions: int = 4096,
-                     seed: int = 0) -> Path:
+                     split_digits: bool = False, seed: int = 0) -> Path:
     """Write a randomly initialised tiny Qwen3 model and its tokenizer to ``out_dir``."""
     import torch
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     out = Path(out_dir)
-    tokenizer = train_tokenizer(corpus, vocab_size)
+    tokenizer = train_tokenizer(corpus, vocab_size, split_digits)
     config = Qwen3Config(
         vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=hidden_size * 2,
         num_hidden_layers=num_layers, num_attention_heads=num_heads,

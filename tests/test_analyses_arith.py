@@ -8,7 +8,7 @@ import pytest
 
 from jre.plugin_manager import get_plugins
 from jre.plugins.benchmarks.arith import extract_number
-from jre.plugins.teachers.arith import make_problem, question, write_seed_file
+from jre.plugins.teachers.arith import make_problem, question, split_of, write_seed_file
 
 
 def _evaluate(problem):
@@ -66,3 +66,33 @@ def test_benchmark_items_are_held_out_and_scored():
     jitem = ja.load(ja.parse_config({"count": 2})).items[1]
     assert extract_number(f"答え：{jitem.data['answer']}") == jitem.data["answer"]  # full-width colon
     assert extract_number("答えは４２です") == 42
+
+
+def test_split_follows_the_arithmetic_not_the_start_and_steps_set_the_difficulty():
+    train = [make_problem(i, "en", "train") for i in range(300)]
+    test = [make_problem(i, "ja", "test") for i in range(100)]
+    assert {p["start"] % 2 for p in train} == {0, 1} == {p["start"] % 2 for p in test}
+    assert all(split_of(p["start"], p["steps"]) == "train" for p in train)
+    assert all(split_of(p["start"], p["steps"]) == "test" for p in test)
+    # Held out across languages too: no English training problem has a test problem's arithmetic.
+    assert not {json.dumps([p["start"], p["steps"]]) for p in train} & {
+        json.dumps([p["start"], p["steps"]]) for p in test}
+    bench = get_plugins().get("benchmark", "arith_en")
+    one_step = bench.load(bench.parse_config({"count": 20, "steps": [1, 1]}))
+    problems = [make_problem(i, "en", "test", (1, 1)) for i in range(20)]
+    assert [item.data["answer"] for item in one_step.items] == [_evaluate(p) for p in problems]
+    assert all(len(p["steps"]) == 1 for p in problems)
+    assert one_step.source["revision"] == "generated:20:steps1-1"
+    with pytest.raises(Exception, match="steps"):
+        bench.parse_config({"steps": [3, 2]})
+
+
+def test_tiny_tokenizer_can_split_digits():
+    from jre.tiny import train_tokenizer
+
+    corpus = ["Answer: 1234 and 5678."] * 50
+    split = train_tokenizer(corpus, 300, split_digits=True)
+    merged = train_tokenizer(corpus, 300)
+    assert [t for t in split.tokenize("x 1234") if t.strip("Ġ")] == ["x", "1", "2", "3", "4"]
+    assert split.decode(split.encode("Answer: 1234")) == "Answer: 1234"
+    assert len(merged.tokenize("1234")) < 4

@@ -8,8 +8,8 @@ each analysis plugin's :meth:`Analysis.run`, and writes the :class:`AnalysisOutp
 rerun the analysis from that folder alone (``rerun.toml`` there is a ready recipe).
 
 Results table columns (:data:`RESULT_COLUMNS`): ``run, benchmark, short_name, metric, score, ci95_lo,
-ci95_hi, failure_rate, failure_rate_per_question, mean_output_tokens, n_items, n_samples,
-answer_policy, score_trace, score_empty, score_whole, temperature, top_p, max_tokens, details``. Factor table: ``run`` plus one column per factor.
+ci95_hi, failure_rate, failure_rate_per_question, japanese_trace_share, mean_output_tokens, n_items,
+n_samples, answer_policy, score_trace, score_empty, score_whole, temperature, top_p, max_tokens, details``. Factor table: ``run`` plus one column per factor.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 #: Columns of the long results table, one row per (run, benchmark).
 RESULT_COLUMNS = ("run", "benchmark", "short_name", "metric", "score", "ci95_lo", "ci95_hi", "failure_rate",
-                  "failure_rate_per_question", "mean_output_tokens", "n_items", "n_samples", "answer_policy",
+                  "failure_rate_per_question", "japanese_trace_share", "mean_output_tokens", "n_items",
+                  "n_samples", "answer_policy",
                   "score_trace", "score_empty", "score_whole", "temperature", "top_p", "max_tokens", "details")
 
 
@@ -44,6 +45,7 @@ def result_row(run: str, results: Mapping[str, Any], details: str | None = None)
         "score": results.get("score"), "ci95_lo": ci[0], "ci95_hi": ci[1],
         "failure_rate": results.get("failure_rate"),
         "failure_rate_per_question": results.get("failure_rate_per_question"),
+        "japanese_trace_share": results.get("japanese_trace_share"),
         "mean_output_tokens": results.get("mean_output_tokens"),
         "n_items": results.get("n_items"), "n_samples": results.get("n_samples"),
         "answer_policy": results.get("answer_policy"),

@@ -1,8 +1,8 @@
 """``arith_en`` / ``arith_ja``: held-out arithmetic word problems, scored by exact answer.
 
 Items come from the ``arith`` teacher's generator (:func:`jre.plugins.teachers.arith.make_problem`)
-on its ``test`` split, whose problems start from odd numbers while training seeds start from
-even ones, so no test problem was seen in training. ``path`` replaces them with a local file
+on its ``test`` split, which holds the problems whose arithmetic hashes into one bucket in
+five; training seeds never come from it, so no test problem was seen in training. ``path`` replaces them with a local file
 (fields ``question`` and ``answer``). The answer is the number after ``Answer:`` / ``答え:``,
 else the last integer of the answer text.
 """
@@ -14,7 +14,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from jre import hookimpl
 from jre.kinds.benchmark import Benchmark, BenchmarkConfig, Item, LoadedData
@@ -26,9 +26,17 @@ _NUMBER = re.compile(r"-?\d+")
 
 
 class ArithBenchConfig(BenchmarkConfig):
-    """``count``: how many generated problems (ignored when ``path`` is set)."""
+    """``count``: how many generated problems (ignored when ``path`` is set); ``steps``: the
+    least and most operations per problem (the difficulty; the teacher's seeds use 2-3)."""
 
     count: int = Field(default=40, ge=1)
+    steps: tuple[int, int] = (2, 3)
+
+    @model_validator(mode="after")
+    def _steps_ordered(self) -> ArithBenchConfig:
+        if not 1 <= self.steps[0] <= self.steps[1]:
+            raise ValueError("steps must be [least, most] with 1 <= least <= most")
+        return self
 
 
 def extract_number(text: str | None) -> int | None:
@@ -56,14 +64,16 @@ class ArithBench(Benchmark):
         if getattr(config, "path", None):
             return super().load(config, base_dir)
         count = getattr(config, "count", 40)
+        steps = tuple(getattr(config, "steps", (2, 3)))
         rows = []
         for i in range(count):
-            p = make_problem(i, self.lang, "test")  # type: ignore[arg-type]
+            p = make_problem(i, self.lang, "test", steps)  # type: ignore[arg-type]
             rows.append({"id": p["id"], "question": question(p), "answer": p["answer"]})
         limit = getattr(config, "limit", None)
         items = self.items(rows, config)[:limit] if limit else self.items(rows, config)
         return LoadedData(items=items, source={"id": f"jre-arith-{self.lang}", "config": self.lang,
-                                               "split": "test", "revision": f"generated:{count}"})
+                                               "split": "test", "revision": f"generated:{count}"
+                                               + ("" if steps == (2, 3) else f":steps{steps[0]}-{steps[1]}")})
 
     def prompt(self, item: Item, config: Any) -> list[dict[str, str]]:
         return [{"role": "user", "content": str(item.data["question"])}]

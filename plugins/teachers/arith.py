@@ -13,11 +13,14 @@ styles mirror the reference study's gpt-oss medium vs high (OSS vs OSS-h):
 Traces are in English (as gpt-oss's are) unless ``trace_lang = "same"``. The problems come
 from :func:`make_problem`; :func:`write_seed_file` writes a seed file for the ``file``
 loader, and the ``arith_en`` / ``arith_ja`` benchmarks draw held-out problems from the same
-generator (odd starting numbers; training seeds start even, so no test problem is seen).
+generator (its ``test`` split: problems whose arithmetic hashes into one bucket in five, which
+training seeds never use, so no test problem is seen).
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import random
 from dataclasses import dataclass
@@ -35,26 +38,37 @@ THINGS = {"en": ["marbles", "pens", "stickers", "apples", "coins", "cards"],
 SYMBOL = {"+": "+", "-": "-", "*": "×"}
 
 
+def split_of(start: int, ops: list[list[Any]]) -> Literal["train", "test"]:
+    """The split a problem belongs to, fixed by its arithmetic alone (one in five is ``test``),
+    so that no test problem is ever a training problem, in either language."""
+    digest = hashlib.sha256(json.dumps([start, ops]).encode()).digest()
+    return "test" if digest[0] % 5 == 0 else "train"
+
+
 def make_problem(index: int, lang: Literal["en", "ja"], split: Literal["train", "test"] = "train",
                  steps: tuple[int, int] = (2, 3)) -> dict[str, Any]:
-    """Problem ``index`` of a split, deterministic. Train problems start even, test odd."""
-    rng = random.Random(f"arith:{split}:{lang}:{index}")
-    start = rng.randrange(2, 30, 2) + (1 if split == "test" else 0)
-    value, ops = start, []
-    for _ in range(rng.randint(*steps)):
-        # Keep every intermediate value a small positive integer.
-        choices = ["+"] + (["-"] if value > 2 else []) + (["*"] if value < 60 else [])
-        op = rng.choice(choices)
-        if op == "+":
-            n = rng.randint(2, 19)
-            value += n
-        elif op == "-":
-            n = rng.randint(1, value - 1)
-            value -= n
-        else:
-            n = rng.randint(2, 3)
-            value *= n
-        ops.append([op, n])
+    """Problem ``index`` of a split, deterministic: drawn until its arithmetic falls in the
+    split (:func:`split_of`), so train and test share one distribution of problems."""
+    for attempt in itertools.count():
+        rng = random.Random(f"arith:{split}:{lang}:{index}:{attempt}")
+        start = rng.randrange(2, 30)
+        value, ops = start, []
+        for _ in range(rng.randint(*steps)):
+            # Keep every intermediate value a small positive integer.
+            choices = ["+"] + (["-"] if value > 2 else []) + (["*"] if value < 60 else [])
+            op = rng.choice(choices)
+            if op == "+":
+                n = rng.randint(2, 19)
+                value += n
+            elif op == "-":
+                n = rng.randint(1, value - 1)
+                value -= n
+            else:
+                n = rng.randint(2, 3)
+                value *= n
+            ops.append([op, n])
+        if split_of(start, ops) == split:
+            break
     k = rng.randrange(len(NAMES[lang]))
     return {"lang": lang, "name": k, "thing": rng.randrange(len(THINGS[lang])), "start": start,
             "steps": ops, "answer": value, "id": f"arith-{split}-{lang}-{index}"}
@@ -124,13 +138,14 @@ def response(problem: dict[str, Any]) -> str:
 
 
 def write_seed_file(path: str | Path, count: int, lang: Literal["en", "ja"],
-                    split: Literal["train", "test"] = "train") -> Path:
-    """A JSONL seed file of ``count`` problems: ``id``, ``question``, ``problem`` (JSON text)."""
+                    split: Literal["train", "test"] = "train", steps: tuple[int, int] = (2, 3)) -> Path:
+    """A JSONL seed file of ``count`` problems of ``steps`` operations (least, most): ``id``,
+    ``question``, ``problem`` (JSON text)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(count):
-            p = make_problem(i, lang, split)
+            p = make_problem(i, lang, split, steps)
             fh.write(json.dumps({"id": p["id"], "question": question(p), "answer": p["answer"],
                                  "problem": json.dumps(p, ensure_ascii=False)},
                                 ensure_ascii=False) + "\n")

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import pkgutil
 import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import pluggy
 
 from jre import hookspecs
 from jre.errors import PluginError
-from jre.kinds import KINDS, Plugin
+from jre.kinds import KINDS, Plugin, kind_of
+
+P = TypeVar("P", bound=Plugin)
 
 # Built-in plugins live one module per plugin in these packages; each module has one or
 # more @hookimpl functions and is registered in-tree under its dotted module name.
@@ -32,9 +35,7 @@ def builtin_modules() -> list[str]:
                 names.append(f"{package_name}.{info.name}")
     return sorted(names)
 
-HOOK_OF_KIND = {"engine": "register_engines", "teacher": "register_teachers",
-                "mixer": "register_mixers", "benchmark": "register_benchmarks",
-                "analysis": "register_analyses"}
+HOOK_OF_KIND = {kind.name: kind.hook for kind in KINDS.values()}
 
 
 @dataclass
@@ -67,8 +68,18 @@ class PluginSet:
     broken: list[Broken] = field(default_factory=list)
     sources: dict[str, tuple[str, str]] = field(default_factory=dict)  # plugin name -> (dist, version)
 
-    def get(self, kind: str, name: str) -> Plugin:
-        """Look up a plugin object; an unknown name is an error listing the available ones."""
+    @overload
+    def get(self, kind: type[P], name: str) -> P: ...
+
+    @overload
+    def get(self, kind: str, name: str) -> Plugin: ...
+
+    def get(self, kind: type[Plugin] | str, name: str) -> Plugin:
+        """Look up a plugin object by kind and name: ``plugins.get(Benchmark, "gpqa_ja")`` is
+        typed as a :class:`~jre.kinds.Benchmark` (a kind's name, ``"benchmark"``, works too).
+        An unknown name is an error listing the available ones."""
+        if not isinstance(kind, str):
+            kind = kind_of(kind).name
         registry = self.registries[kind]
         name = self.aliases[kind].get(name, name)
         if name not in registry:
@@ -76,8 +87,30 @@ class PluginSet:
             raise PluginError(f"unknown {kind} {name!r}; available: {available}")
         return registry[name].obj
 
-    def names(self, kind: str) -> list[str]:
-        return sorted(self.registries[kind])
+    def names(self, kind: type[Plugin] | str) -> list[str]:
+        """The registered names of one kind, sorted."""
+        return sorted(self.registries[kind if isinstance(kind, str) else kind_of(kind).name])
+
+    def version_of(self, obj: Plugin) -> str:
+        """What identifies the code of a registered object: its distribution's version for a
+        third-party plugin, a hash of the plugin module's source for a built-in or in-process
+        one (built-ins change with every edit, not only with each jre release)."""
+        for registry in self.registries.values():
+            for reg in registry.values():
+                if reg.obj is obj:
+                    if reg.distribution != "jre":
+                        return f"{reg.distribution} {reg.version}"
+                    return f"source {module_source_hash(self.pm.get_plugin(reg.plugin))}"
+        return "unregistered"
+
+
+def module_source_hash(module: Any) -> str:
+    """sha256 (16 hex digits) of a plugin module's source file ("?" when it has none)."""
+    path = getattr(module, "__file__", None)
+    if not path or not os.path.exists(path):
+        return "?"
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()[:16]
 
 
 def _env_list(name: str) -> set[str] | None:
@@ -152,7 +185,7 @@ def build_plugin_set(extra_modules: tuple[Any, ...] = ()) -> PluginSet:
 def _call_register(plugins: PluginSet, kind: str, impl: pluggy.HookImpl) -> None:
     plugin_name = impl.plugin_name
     dist, version = plugins.sources.get(plugin_name, ("?", "?"))
-    base = KINDS[kind]
+    base = KINDS[kind].base
 
     def register(obj: Plugin, *, aliases: tuple[str, ...] | list[str] = ()) -> None:
         if not isinstance(obj, base):
@@ -187,7 +220,12 @@ _CACHED: PluginSet | None = None
 
 
 def get_plugins() -> PluginSet:
-    """The process-wide plugin set, built on first use."""
+    """The default plugin set (built-ins and installed distributions), built once per process.
+
+    Only entry points (the CLI, :meth:`jre.run.Run.load` without a set) use it; everything
+    below them receives the set it works with. Tests build their own with
+    :func:`jre.testing.plugin_set`.
+    """
     global _CACHED
     if _CACHED is None:
         _CACHED = build_plugin_set()

@@ -7,13 +7,11 @@ from pathlib import Path
 from string import Template
 
 from jre.errors import UserError
+from jre.kinds import KINDS
 
 TEMPLATES = Path(__file__).parent / "templates"
-HOOK_OF_KIND = {"engine": "register_engines", "teacher": "register_teachers",
-                "mixer": "register_mixers", "benchmark": "register_benchmarks",
-                "analysis": "register_analyses"}
-SHORT_KIND = {"engine": "engine", "teacher": "teacher", "mixer": "mixer", "benchmark": "bench",
-              "analysis": "analysis"}
+HOOK_OF_KIND = {kind.name: kind.hook for kind in KINDS.values()}
+SHORT_KIND = {kind.name: kind.short for kind in KINDS.values()}
 
 
 def _render(name: str, values: dict[str, str]) -> str:

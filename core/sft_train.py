@@ -19,10 +19,11 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from jre.errors import UserError
 
@@ -42,7 +43,7 @@ class TrainPaths:
     mix: Path
 
     @classmethod
-    def of(cls, store: Any) -> "TrainPaths":
+    def of(cls, store: Any) -> TrainPaths:
         root = store.stage_dir("train")
         return cls(root=root, model=root / "model", checkpoints=root / "checkpoints", log=root / "log.jsonl",
                    deepspeed=root / "deepspeed.json", cache=root / "cache", mix=store.root / "mix" / "dataset")
@@ -237,9 +238,8 @@ def latest_checkpoint(folder: Path) -> Path | None:
 
 def load_tokenizer(base: str) -> Any:
     """The base model's tokenizer, with jre's ChatML ``<think>`` template when it has none."""
-    from transformers import AutoTokenizer
-
     from jre.chat import ensure_chat_template
+    from transformers import AutoTokenizer
 
     tokenizer = ensure_chat_template(AutoTokenizer.from_pretrained(base))
     if tokenizer.pad_token_id is None:
@@ -264,10 +264,9 @@ def tokenized_datasets(tokenizer: Any, files: list[Path], section: Any, cache: P
     Returns ``(train, eval or None, counts)``; the datasets hold ``input_ids``, ``labels``,
     ``length`` and are cached under ``cache`` so a resumed run does not tokenize again.
     """
-    from datasets import load_dataset
-
     from collections import Counter
 
+    from datasets import load_dataset
     from jre.sft_data import fit_status, tokenize_chat
 
     raw = load_dataset("parquet", data_files=[str(f) for f in files], split="train", cache_dir=str(cache))
@@ -338,9 +337,8 @@ def _checkpointing_kwargs(enabled: bool) -> dict[str, Any]:
 
 def _make_trainer_classes():
     """Trainer subclass and callback, defined lazily so importing jre stays light."""
-    from transformers import Trainer, TrainerCallback
-
     from jre.sft_data import model_inputs
+    from transformers import Trainer, TrainerCallback
 
     class SFTTrainer(Trainer):
         """Takes the collators' token counts out of each batch (for tokens/s and padding share)."""
@@ -442,9 +440,15 @@ def train_in_process(recipe: Any, store: Any, *, force: bool = False, console: A
     recorded in the manifest.
     """
     import torch
+    from jre.sft_data import (
+        PackedCollator,
+        PackedRows,
+        PaddingCollator,
+        TokenMeter,
+        pack_groups,
+        packed_efficiency,
+    )
     from transformers import AutoModelForCausalLM, TrainingArguments, set_seed
-
-    from jre.sft_data import PackedCollator, PackedRows, PaddingCollator, TokenMeter, pack_groups, packed_efficiency
 
     section = recipe.train
     where = str(recipe.path) if recipe.path else None
@@ -565,8 +569,10 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m jre.sft_train RECIPE [--run-dir DIR] [--force]``: what a launcher runs per rank."""
     import argparse
 
-    from jre.recipe import load_recipe
-    from jre.store import RunStore
+    from jre.run import (  # jre.run imports the stages, which import this module
+        Run,
+        execute,
+    )
 
     parser = argparse.ArgumentParser(prog="python -m jre.sft_train", description=main.__doc__)
     parser.add_argument("recipe")
@@ -578,14 +584,9 @@ def main(argv: list[str] | None = None) -> None:
     if ns.local_rank is not None:
         os.environ.setdefault("LOCAL_RANK", str(ns.local_rank))
     try:
-        recipe = load_recipe(ns.recipe)
-        if recipe.train is None:
-            raise UserError("the recipe has no [train] table", where=ns.recipe)
-        store = RunStore.for_recipe(recipe, ns.run_dir)
-        from jre.console import stage_console
-        from jre.stages.train import run_in_process
-
-        run_in_process(recipe, store, force=ns.force, console=stage_console())
+        # Inside the launcher the train stage trains in this process (one rank).
+        execute(Run.load(ns.recipe, run_dir=ns.run_dir, force=ns.force), ["train"], announce=False,
+                check=False)
     except UserError as exc:
         print(str(exc), file=sys.stderr)
         sys.exit(2)

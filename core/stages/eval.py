@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from jre.errors import UserError
+from jre.kinds import Engine
 from jre.kinds.benchmark import Benchmark
-from jre.plugin_manager import get_plugins
+from jre.plugin_manager import PluginSet
 from jre.recipe import Recipe, config_hash, resolved_dict
 from jre.stages import Stage, StageContext
 
@@ -80,13 +81,13 @@ def model_path(recipe: Recipe, store: Any) -> tuple[str, dict[str, str]]:
 class _LazyEngine:
     """Loads the engine on first use, so rescoring finished details needs no model."""
 
-    def __init__(self, recipe: Recipe, model: str) -> None:
-        self.recipe, self.model, self.client = recipe, model, None
+    def __init__(self, recipe: Recipe, model: str, plugins: PluginSet) -> None:
+        self.recipe, self.model, self.client, self.plugins = recipe, model, None, plugins
 
     def get(self):
         if self.client is None:
             ref = self.recipe.eval.engine
-            engine = get_plugins().get("engine", ref.name)
+            engine = self.plugins.get(Engine, ref.name)
             cfg = ref.config
             if cfg is not None and "model" in type(cfg).model_fields:
                 cfg = cfg.model_copy(update={"model": self.model})
@@ -104,10 +105,10 @@ def _field(exc: UserError, index: int) -> UserError:
     return exc
 
 
-def _bind(ref, recipe: Recipe, index: int):
+def _bind(ref, recipe: Recipe, index: int, plugins: PluginSet):
     base = recipe.path.parent if recipe.path else None
     try:
-        return get_plugins().get("benchmark", ref.name).bind(ref.config, base)
+        return plugins.get(Benchmark, ref.name).bind(ref.config, base)
     except UserError as exc:
         raise _field(exc, index) from None
 
@@ -124,15 +125,14 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
                   model_inputs: dict[str, str]) -> dict[str, Any]:
     """Evaluate one benchmark of the recipe (resuming its details); returns its results."""
     from jre import __version__
-    from jre.evaluate import sample_id, score_samples, summarize
-    from jre.records import ChatRequest
+    from jre.evaluate import sample_id, summarize
     from jre.store import ShardWriter, iter_records, write_json_atomic
 
     recipe, store = ctx.recipe, ctx.store
     section = recipe.eval
     ref = section.benchmarks[index]
     cfg = ref.config
-    benchmark = _bind(ref, recipe, index)
+    benchmark = _bind(ref, recipe, index, ctx.plugins)
     data = _load_items(benchmark, cfg, recipe, index)
     items = data.items
     sampling = benchmark.sampling_for(cfg, section.sampling)
@@ -228,7 +228,7 @@ def details_fingerprint(path: Path) -> dict[str, Any] | None:
     return {"bytes": path.stat().st_size, "sha256": file_hash(path)}
 
 
-def _reason(engine: "_LazyEngine", failed: list[tuple[str, str]]) -> str:
+def _reason(engine: _LazyEngine, failed: list[tuple[str, str]]) -> str:
     """The engine's own reason for the first failed request (for the openai engine: the
     endpoint and the server's message), else what is known."""
     if failed:
@@ -243,10 +243,15 @@ def _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name, 
     requests ``(item id, why)``."""
     from dataclasses import replace
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from jre.evaluate import sample_id, score_samples
     from jre.records import ChatRequest
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     requests = []
     prompts = {}
@@ -278,7 +283,7 @@ def _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name, 
 def run(ctx: StageContext) -> None:
     recipe = ctx.recipe
     model, model_inputs = model_path(recipe, ctx.store)
-    engine = _LazyEngine(recipe, model)
+    engine = _LazyEngine(recipe, model, ctx.plugins)
     incomplete: list[IncompleteBenchmark] = []
     try:
         for index, ref in enumerate(recipe.eval.benchmarks):
@@ -304,11 +309,11 @@ def run(ctx: StageContext) -> None:
         raise first
 
 
-def plan(recipe: Recipe) -> list[str]:
+def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
     section = recipe.eval
     lines = []
     for index, ref in enumerate(section.benchmarks):
-        plugin = get_plugins().get("benchmark", ref.name)
+        plugin = plugins.get(Benchmark, ref.name)
         if type(plugin).bind is Benchmark.bind:
             benchmark, label = plugin, plugin.name
         else:  # binding may load a task and its data (lm-eval); a dry run reads nothing

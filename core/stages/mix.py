@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import shutil
 
-from jre.kinds.mixer import MixContext
+from jre.kinds.mixer import MixContext, Mixer
+from jre.plugin_manager import PluginSet
 from jre.recipe import Recipe
 from jre.stages import Stage, StageContext
 
 
-def _mixer(recipe: Recipe):
-    from jre.plugin_manager import get_plugins
-
-    return get_plugins().get("mixer", recipe.mix.name)
+def _mixer(recipe: Recipe, plugins: PluginSet) -> Mixer:
+    return plugins.get(Mixer, recipe.mix.name)
 
 
 def _context(ctx: StageContext, out_dir) -> MixContext:
@@ -34,7 +33,7 @@ def _context(ctx: StageContext, out_dir) -> MixContext:
 
 def run(ctx: StageContext) -> None:
     recipe = ctx.recipe
-    mixer = _mixer(recipe)
+    mixer = _mixer(recipe, ctx.plugins)
     stage_dir = ctx.store.stage_dir("mix")
     final = stage_dir / "dataset"
     mctx = _context(ctx, final)
@@ -56,8 +55,8 @@ def run(ctx: StageContext) -> None:
     ctx.console.print(f"mix: {rows:,} examples → {final}" if isinstance(rows, int) else f"mix: → {final}")
 
 
-def plan(recipe: Recipe) -> list[str]:
-    return _mixer(recipe).plan(recipe.mix.config, recipe)
+def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
+    return _mixer(recipe, plugins).plan(recipe.mix.config, recipe)
 
 
 STAGE = Stage(name="mix", run=run, plan=plan,

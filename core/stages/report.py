@@ -20,6 +20,7 @@ from typing import Any
 
 from jre.errors import UserError
 from jre.kinds.analysis import markdown_table
+from jre.plugin_manager import PluginSet
 from jre.recipe import Recipe
 from jre.stages import Stage, StageContext
 
@@ -306,7 +307,7 @@ def run(ctx: StageContext) -> None:
     ctx.console.print(f"report: {html_path} (Markdown: {md_path})")
 
 
-def plan(recipe: Recipe) -> list[str]:
+def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
     return ["report.md and report.html from the analyses under analyze/"]
 
 

@@ -16,12 +16,14 @@ instruction keeps) and then synthesises from them.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import click
-
 from jre.errors import UserError
+from jre.kinds import Engine, Teacher
+from jre.plugin_manager import PluginSet
 from jre.recipe import Recipe, config_hash, resolved_dict
 from jre.records import ChatRequest, Generation, stable_id
 from jre.stages import Stage, StageContext
@@ -47,22 +49,18 @@ SHARD_OPTION = click.Option(["--shard"], callback=_parse_shard, metavar="I/N",
 # -- plugins ---------------------------------------------------------------------------
 
 
-def _teacher(ref: Any):
-    from jre.plugin_manager import get_plugins
-
-    teacher = get_plugins().get("teacher", ref.name)
+def _teacher(ref: Any, plugins: PluginSet):
+    teacher = plugins.get(Teacher, ref.name)
     config = ref.config if ref.config is not None else teacher.parse_config(ref.options)
     return teacher, teacher.settings(config)
 
 
-def _engine_client(engine_ref: Any, settings: Any, where: str, field: str):
+def _engine_client(plugins: PluginSet, engine_ref: Any, settings: Any, where: str, field: str):
     """Load the dataset's engine (or the teacher's), filling in the teacher's model and format."""
-    from jre.plugin_manager import get_plugins
-
     name = engine_ref.name if engine_ref is not None else settings.engine
     if not name:
         raise UserError(f"teacher {settings.name!r} names no engine; set {field}", where=where, field=field)
-    engine = get_plugins().get("engine", name)
+    engine = plugins.get(Engine, name)
     config = engine_ref.config if engine_ref is not None else None
     if config is None:
         config = engine.parse_config(engine_ref.options if engine_ref is not None else {})
@@ -87,8 +85,14 @@ class _Progress:
     """done/total, requests/s, tokens/s, retries and unclosed traces, live on stderr."""
 
     def __init__(self, ctx: StageContext, label: str, total: int, done: int) -> None:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[rates]}"), TimeElapsedColumn(),
@@ -158,7 +162,7 @@ def _translate(ctx: StageContext, name: str, ds: Any, folder: Path) -> list[Any]
     where = str(recipe.path)
     loaded = _load_seeds(recipe, ds.translate_from)
     source = _shard(loaded, ctx.shard)
-    translator, settings = _teacher(ds.translator or ds.teacher)
+    translator, settings = _teacher(ds.translator or ds.teacher, ctx.plugins)
     ident = stable_id(settings.identity(), ds.translate_prompt)
     out_dir = folder / "translations"
     done = {r["source_id"]: r for r in iter_records(shard_paths(out_dir)) if r.get("translator") == ident}
@@ -169,7 +173,7 @@ def _translate(ctx: StageContext, name: str, ds: Any, folder: Path) -> list[Any]
         if not todo:
             break
         failed = 0
-        client = _engine_client(ds.translator_engine or ds.engine, settings, where,
+        client = _engine_client(ctx.plugins, ds.translator_engine or ds.engine, settings, where,
                                 f"synth.datasets.{name}.translator_engine")
         by_id = {s.id: s for s in todo}
         requests = (translator.request(settings, s.id, ds.translate_prompt.format(text=s.instruction), 1,
@@ -236,7 +240,7 @@ def run_dataset(ctx: StageContext, name: str) -> dict[str, Any]:
     recipe = ctx.recipe
     ds = recipe.synth.datasets[name]
     where = str(recipe.path)
-    teacher, settings = _teacher(ds.teacher)
+    teacher, settings = _teacher(ds.teacher, ctx.plugins)
     if not teacher.uses_engine and ds.samples != 1:
         raise UserError(f"teacher {settings.name!r} replays stored answers: samples must be 1",
                         where=where, field=f"synth.datasets.{name}.samples")
@@ -336,7 +340,7 @@ def _generate(ctx: StageContext, name: str, ds: Any, teacher: Any, settings: Any
                     writer.write(triple(seed, j, tid, gen))
                 progress.update(len(missing), tokens=0, unclosed=int(not gen.think_closed), retries=0)
             return {}, []
-        client = _engine_client(ds.engine, settings, str(recipe.path), f"synth.datasets.{name}.engine")
+        client = _engine_client(ctx.plugins, ds.engine, settings, str(recipe.path), f"synth.datasets.{name}.engine")
         requests: Iterator[ChatRequest] = (
             teacher.request(settings, seed.id, seed.instruction, len(missing),
                             system_prompt=ds.system_prompt,
@@ -381,7 +385,7 @@ def run(ctx: StageContext) -> None:
         run_dataset(ctx, name)
 
 
-def plan(recipe: Recipe) -> list[str]:
+def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
     lines = []
     for name in _order(recipe):
         ds = recipe.synth.datasets[name]

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from jre.errors import UserError
+from jre.plugin_manager import PluginSet
 from jre.recipe import Recipe
 from jre.recipe import config_hash as hash_of
 from jre.stages import Stage, StageContext
@@ -84,7 +84,13 @@ def _executable(name: str) -> str:
 
 
 def run(ctx: StageContext) -> None:
-    from jre.sft_train import format_command, grad_accumulation, inside_launcher, launch_command, world_size
+    from jre.sft_train import (
+        format_command,
+        grad_accumulation,
+        inside_launcher,
+        launch_command,
+        world_size,
+    )
 
     recipe = ctx.recipe
     section = recipe.train
@@ -118,7 +124,7 @@ def run(ctx: StageContext) -> None:
         raise UserError(f"training workers exited with status {status}", where=str(recipe.path))
 
 
-def plan(recipe: Recipe) -> list[str]:
+def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
     from jre.sft_train import launch_command, world_size
 
     t = recipe.train
@@ -132,7 +138,6 @@ def plan(recipe: Recipe) -> list[str]:
              + (f", DeepSpeed ZeRO-{t.deepspeed.stage}" if t.deepspeed else "")]
     if t.launch.launcher != "none":
         from jre.sft_train import format_command
-
         from jre.store import RunStore
 
         root = RunStore.for_recipe(recipe).root

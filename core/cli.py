@@ -105,9 +105,10 @@ def recipe_group() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 def recipe_check(file: Path) -> None:
     """Validate FILE and what its stages need; one line per problem, exit 2 if there is one."""
+    from jre.plugin_manager import PluginSet
     from jre.run import Run
 
-    run = Run.load(file)
+    run = Run.load(file, plugins=click.get_current_context().find_object(PluginSet))
     recipe = run.recipe
     run.check(recipe.stages())
     click.echo(f"{file}: ok ({recipe.name}; stages: {', '.join(recipe.stages()) or 'none'})")
@@ -141,8 +142,10 @@ def run_command(file: Path, only: tuple[str, ...], until: str | None, dry_run: b
                 run_dir: Path | None) -> None:
     """Run every stage FILE declares, in order; finished stages are skipped."""
     from jre.pipeline import run_recipe
+    from jre.plugin_manager import PluginSet
 
-    run_recipe(file, only=only, until=until, dry_run=dry_run, force=force, run_dir=run_dir)
+    run_recipe(file, only=only, until=until, dry_run=dry_run, force=force, run_dir=run_dir,
+               plugins=click.get_current_context().find_object(PluginSet))
 
 
 @cli.command("jobs")

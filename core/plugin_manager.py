@@ -12,7 +12,6 @@ from importlib.metadata import entry_points
 from typing import Any, TypeVar, overload
 
 import pluggy
-
 from jre import hookspecs
 from jre.errors import PluginError
 from jre.kinds import KINDS, Plugin, kind_of
@@ -100,8 +99,14 @@ class PluginSet:
                 if reg.obj is obj:
                     if reg.distribution != "jre":
                         return f"{reg.distribution} {reg.version}"
-                    return f"source {module_source_hash(self.pm.get_plugin(reg.plugin))}"
+                    modules = {self.pm.get_plugin(reg.plugin), sys.modules.get(type(obj).__module__)}
+                    return "source " + "+".join(sorted(module_source_hash(m) for m in modules if m))
         return "unregistered"
+
+
+    def versions(self, *objs: Plugin) -> dict[str, str]:
+        """``{"<kind> <name>": version}`` of ``objs``, for a manifest (:meth:`version_of`)."""
+        return {f"{obj.kind or kind_of(type(obj)).name} {obj.name}": self.version_of(obj) for obj in objs}
 
 
 def module_source_hash(module: Any) -> str:
@@ -128,8 +133,11 @@ def _warn(message: str) -> None:
     print(f"jre: warning: {message}", file=sys.stderr)
 
 
-def build_plugin_set(extra_modules: tuple[Any, ...] = ()) -> PluginSet:
-    """Load built-ins and entry points and run every ``register_*`` hook.
+def build_plugin_set(extra_modules: tuple[Any, ...] = (), *, builtins: bool = True,
+                     installed: bool = True) -> PluginSet:
+    """Load built-ins (unless ``builtins`` is False), ``extra_modules``, and the entry points
+    of installed distributions (unless ``installed`` is False), and run every ``register_*``
+    hook.
 
     Each entry point loads in its own try/except, and each hook implementation is called
     on its own, so one broken plugin is reported and the rest keep working
@@ -142,7 +150,7 @@ def build_plugin_set(extra_modules: tuple[Any, ...] = ()) -> PluginSet:
     plugins = PluginSet(pm=pm)
     allow, deny = _env_list("JRE_LOAD_PLUGINS"), _env_list("JRE_DISABLE_PLUGINS") or set()
 
-    for module_name in builtin_modules():
+    for module_name in builtin_modules() if builtins else []:
         # Built-ins can be disabled by full module name or "kind_package.module" (engines.vllm).
         if module_name in deny or module_name.removeprefix("jre.plugins.") in deny:
             continue
@@ -152,7 +160,7 @@ def build_plugin_set(extra_modules: tuple[Any, ...] = ()) -> PluginSet:
         pm.register(module)
         plugins.sources[pm.get_name(module)] = ("jre", __version__)
 
-    for ep in entry_points(group="jre"):
+    for ep in entry_points(group="jre") if installed else []:
         dist = ep.dist.name if ep.dist else "?"
         version = ep.dist.version if ep.dist else "?"
         if (allow is not None and dist not in allow and ep.name not in allow) or \

@@ -66,7 +66,9 @@ class Stage:
             from jre.run import Run, execute
 
             shard = options.get("shard") or (0, 1)
-            run = Run.load(recipe_file, run_dir=run_dir, force=force, shard=shard, options=options)
+            plugins = click.get_current_context().find_object(PluginSet)  # the CLI's set
+            run = Run.load(recipe_file, plugins=plugins, run_dir=run_dir, force=force, shard=shard,
+                           options=options)
             execute(run, [self.name], announce=False)
 
         params: list[click.Parameter] = [

@@ -171,19 +171,19 @@ def run_analyses(recipe: Recipe, store: RunStore, inputs: AnalysisInputs, *,
         folder = store.stage_dir("analyze", ref.key)
         chash = config_hash(options)
         result_json = folder / "result.json"
-        if not force and result_json.exists() and store.is_fresh("analyze", ref.key, config_hash=chash,
-                                                                 inputs=digest):
+        step = store.step("analyze", ref.key, config_hash=chash, inputs=digest,
+                          plugins=plugins.versions(plugin), force=force, outputs=[result_json])
+        if step.fresh:
             if console:
                 console.print(f"analyze {ref.key}: up to date (use --force to redo)")
             written.append(result_json)
             continue
-        manifest = store.begin("analyze", ref.key, config_hash=chash, inputs=digest)
-        output = plugin.run(ref.config, inputs)
-        inputs.write(folder / "inputs")
-        (folder / "rerun.toml").write_text(rerun_recipe(ref.name, options), encoding="utf-8")
-        written.append(output.write(folder, analysis=ref.name, config=options))
-        store.finish(manifest, ref.key, counts={"tables": len(output.tables),
-                                                 "figures": len(output.figures)})
+        with step:
+            output = plugin.run(ref.config, inputs)
+            inputs.write(folder / "inputs")
+            (folder / "rerun.toml").write_text(rerun_recipe(ref.name, options), encoding="utf-8")
+            written.append(output.write(folder, analysis=ref.name, config=options))
+            step.finish(counts={"tables": len(output.tables), "figures": len(output.figures)})
         if console:
             console.print(f"analyze {ref.key}: {folder}")
             first = output.summary.splitlines()[0] if output.summary else ""

@@ -31,7 +31,9 @@ from jre.errors import UserError
 from jre.kinds import Engine
 from jre.kinds.benchmark import Benchmark
 from jre.plugin_manager import PluginSet
+from jre.evaluate import rescore
 from jre.recipe import Recipe, config_hash, resolved_dict
+from jre.store import dumps_json
 from jre.stages import Stage, StageContext
 
 DETAILS = "details.jsonl"
@@ -148,18 +150,23 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
     scoring_key = config_hash({"generation": generation_key, "policy": section.answer_policy,
                                "bootstrap": section.bootstrap, "seed": recipe.seed})
     inputs = {**model_inputs, "generation": generation_key}
-    previous = store.read_manifest("eval", name)
+    step = store.step("eval", name, config_hash=scoring_key, inputs=inputs, outputs=[out / RESULTS],
+                      plugins=ctx.plugins.versions(ctx.plugins.get(Benchmark, ref.name)))
+    previous = step.previous
+    # Kept samples made under another version of the benchmark plugin are extracted again.
+    reextract = previous is not None and previous.plugins != step.plugins
     if previous is not None and (previous.inputs != inputs or ctx.force):
         details.unlink(missing_ok=True)  # stale samples from another model or setting
-    elif (previous is not None and previous.matches(scoring_key, inputs)
-          and (out / RESULTS).exists()):
+    elif step.fresh:
         if previous.extra.get("details") == details_fingerprint(details):
             ctx.console.print(f"eval {name}: up to date (use --force to redo)")
             return json.loads((out / RESULTS).read_text(encoding="utf-8"))
         ctx.console.print(f"eval {name}: {DETAILS} changed since it was summarised; "
                           "regenerating what is missing and rescoring")
+    elif reextract and details.exists():
+        ctx.console.print(f"eval {name}: the benchmark plugin changed; rescoring the stored samples")
 
-    manifest = store.begin("eval", name, config_hash=scoring_key, inputs=inputs)
+    step.begin()
     writer = ShardWriter(details, batch_size=1 << 30)  # committed after each request
     by_id = {item.id: item for item in items}
     todo = [item for item in items
@@ -177,10 +184,12 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
     wanted = {sample_id(i.id, k) for i in items for k in range(sampling.n)}
     records = [r for r in iter_records([details]) if r.get("id") in wanted]
     missing = wanted - {r["id"] for r in records}
+    if reextract and records:
+        records = rescore(benchmark, cfg, by_id, records, section.answer_policy)
+        _rewrite(details, records)
     if missing:
         (out / RESULTS).unlink(missing_ok=True)  # it would summarise other samples than are here
-        store.finish(manifest, name, status="incomplete",
-                     counts={"items": len(items), "samples": len(records),
+        step.incomplete(counts={"items": len(items), "samples": len(records),
                              "expected_samples": len(wanted), "missing_samples": len(missing)},
                      extra={"failed_requests": [list(f) for f in failed[:20]]})
         raise IncompleteBenchmark(name, len(missing), len(wanted), _reason(engine, failed))
@@ -203,11 +212,18 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
     if client_stats:
         results["engine_stats"] = {k: v for k, v in client_stats.items() if k != "errors"}
     write_json_atomic(out / RESULTS, results)
-    store.finish(manifest, name, counts={"items": len(items), "samples": len(records)},
-                 extra={"score": results["score"], "failure_rate": results["failure_rate"],
+    step.finish(counts={"items": len(items), "samples": len(records)},
+                extra={"score": results["score"], "failure_rate": results["failure_rate"],
                         "failure_rate_per_question": results["failure_rate_per_question"],
                         "details": details_fingerprint(details)})
     return results
+
+
+def _rewrite(details: Path, records: list[dict[str, Any]]) -> None:
+    """Replace ``details`` with ``records`` (through a temporary file and rename)."""
+    tmp = details.with_name(f".{details.name}.tmp")
+    tmp.write_text("".join(dumps_json(r) + "\n" for r in records), encoding="utf-8")
+    tmp.replace(details)
 
 
 class IncompleteBenchmark(UserError):

@@ -38,19 +38,20 @@ def run(ctx: StageContext) -> None:
     final = stage_dir / "dataset"
     mctx = _context(ctx, final)
     inputs = mixer.inputs(recipe.mix.config, mctx)
-    config_hash = recipe.section_hash("mix")
-    if not ctx.force and final.is_dir() and ctx.store.is_fresh("mix", config_hash=config_hash, inputs=inputs):
+    step = ctx.store.step("mix", config_hash=recipe.section_hash("mix"), inputs=inputs,
+                          plugins=ctx.plugins.versions(mixer), force=ctx.force, outputs=[final])
+    if step.fresh:
         ctx.console.print("mix: up to date (use --force to rebuild)")
         return
     tmp = stage_dir / ".dataset.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     mctx.out_dir = tmp
-    manifest = ctx.store.begin("mix", config_hash=config_hash, inputs=inputs)
-    result = mixer.mix(recipe.mix.config, mctx)
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    ctx.store.finish(manifest, counts=result.counts, extra={"dataset": str(final), **result.extra})
+    with step:
+        result = mixer.mix(recipe.mix.config, mctx)
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        step.finish(counts=result.counts, extra={"dataset": str(final), **result.extra})
     rows = result.counts.get("rows")
     ctx.console.print(f"mix: {rows:,} examples → {final}" if isinstance(rows, int) else f"mix: → {final}")
 

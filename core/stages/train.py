@@ -57,15 +57,18 @@ def run_in_process(recipe: Recipe, store: Any, *, force: bool = False, console: 
     config_hash = recipe.section_hash("train")
     inputs = _inputs(store)
     rank0 = os.environ.get("RANK", "0") == "0"
-    if not force and paths.model.is_dir() and store.is_fresh("train", config_hash=config_hash, inputs=inputs):
+    step = store.step("train", config_hash=config_hash, inputs=inputs, force=force, outputs=[paths.model])
+    if step.fresh:
         if console is not None and rank0:
             console.print("train: up to date (use --force to retrain)")
         return
-    manifest = store.begin("train", config_hash=config_hash, inputs=inputs) if rank0 else None
-    counts = train(recipe, store, force=force, console=console,
-                   identity=hash_of({"train": config_hash, "inputs": inputs}))
-    if manifest is not None:
-        store.finish(manifest, counts=counts, extra={"model": str(paths.model), "log": str(paths.log)})
+    identity = hash_of({"train": config_hash, "inputs": inputs})
+    if not rank0:  # rank 0 alone writes the manifest
+        train(recipe, store, force=force, console=console, identity=identity)
+        return
+    with step:
+        counts = train(recipe, store, force=force, console=console, identity=identity)
+        step.finish(counts=counts, extra={"model": str(paths.model), "log": str(paths.log)})
     if console is not None and rank0:
         console.print(f"train: {counts['steps']} steps, loss {_loss(counts['first_loss'])} → "
                       f"{_loss(counts['last_loss'])}; "

@@ -37,8 +37,7 @@ def write_plugin_package(kind: str, name: str, directory: Path) -> Path:
     class_name = "".join(part.capitalize() for part in name.split("_"))
     values = {"kind": kind, "name": name, "dist": dist, "module": module,
               "class_name": class_name, "hook": HOOK_OF_KIND[kind],
-              "base": {"engine": "Engine", "teacher": "Teacher", "mixer": "Mixer",
-                       "benchmark": "Benchmark", "analysis": "Analysis"}[kind]}
+              "base": KINDS[kind].base.__name__}
     (folder / module).mkdir(parents=True)
     (folder / "tests").mkdir()
     (folder / "pyproject.toml").write_text(_render("pyproject.toml.tmpl", values), encoding="utf-8")

@@ -111,3 +111,11 @@ def test_examples_register_working_plugins() -> None:
     client = engine.load(None)
     [(_, [gen])] = list(client.generate([ChatRequest(id="x", messages=[{"role": "user", "content": "hi"}])]))
     assert gen.reasoning == "echo" and gen.content == "hi" and gen.think_closed
+
+
+def test_testing_example_runs(tmp_path) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
+    block = next(b for b in blocks if "jre.testing" in b)
+    namespace: dict[str, object] = {"__name__": "hooks_doc_testing_example"}
+    exec(compile(block, "docs/hooks.md testing block", "exec", dont_inherit=True), namespace)
+    namespace["test_benchmark_on_a_scripted_engine"](tmp_path)  # type: ignore[operator]

@@ -77,8 +77,7 @@ class PluginSet:
         """Look up a plugin object by kind and name: ``plugins.get(Benchmark, "gpqa_ja")`` is
         typed as a :class:`~jre.kinds.Benchmark` (a kind's name, ``"benchmark"``, works too).
         An unknown name is an error listing the available ones."""
-        if not isinstance(kind, str):
-            kind = kind_of(kind).name
+        kind = kind if isinstance(kind, str) else kind_of(kind).name
         registry = self.registries[kind]
         name = self.aliases[kind].get(name, name)
         if name not in registry:
@@ -157,8 +156,7 @@ def build_plugin_set(extra_modules: tuple[Any, ...] = (), *, builtins: bool = Tr
         pm.register(importlib.import_module(module_name), name=module_name)
         plugins.sources[module_name] = ("jre", __version__)
     for module in extra_modules:
-        pm.register(module)
-        plugins.sources[pm.get_name(module)] = ("jre", __version__)
+        plugins.sources[pm.register(module) or pm.get_name(module) or repr(module)] = ("jre", __version__)
 
     for ep in entry_points(group="jre") if installed else []:
         dist = ep.dist.name if ep.dist else "?"

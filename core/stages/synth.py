@@ -250,16 +250,18 @@ def run_dataset(ctx: StageContext, name: str) -> dict[str, Any]:
     shards = folder / "shards"
     parts = (name,) if ctx.shard[1] == 1 else (name, f"part-{ctx.shard[0]:03d}-of-{ctx.shard[1]:03d}")
     section_hash = config_hash({"dataset": resolved_dict(ds), "shard": list(ctx.shard)})
-    previous = ctx.store.read_manifest("synth", *parts)
+    step = ctx.store.step("synth", *parts, config_hash=section_hash, force=ctx.force,
+                          plugins=ctx.plugins.versions(teacher))
+    previous = step.previous
     if previous is not None and previous.extra.get("data_hash") not in (None, data_hash) and shard_paths(shards):
         raise UserError(f"{folder} holds triples of a different teacher/seed configuration; "
                         "use a new dataset name or move that folder away", where=where,
                         field=f"synth.datasets.{name}")
-    if not ctx.force and previous is not None and previous.matches(section_hash, {}):
+    if step.fresh and previous is not None:
         ctx.console.print(f"synth {name}: up to date ({previous.counts.get('triples', 0):,} triples)")
         return previous.counts
     carried = previous.extra.get("retries_total", 0) if previous is not None else 0
-    manifest = ctx.store.begin("synth", *parts, config_hash=section_hash)
+    step.begin()
 
     seeds = _translate(ctx, name, ds, folder) if ds.translate_from else _shard(_load_seeds(recipe, name), ctx.shard)
     done = shard_keys(shards)
@@ -301,12 +303,12 @@ def run_dataset(ctx: StageContext, name: str) -> dict[str, Any]:
              "reasoning_effort": settings.reasoning_effort, "shard": list(ctx.shard),
              "retries_total": carried + retries, "seeds": getattr(seeds, "report", None)}
     if failed or missing_triples:
-        ctx.store.finish(manifest, *parts, counts=counts, extra=extra, status="incomplete")
+        step.incomplete(counts=counts, extra=extra)
         why = failed[0][1] if failed else "the engine returned fewer samples than requested"
         ctx.console.print(f"synth {name}: {missing_triples:,} of {expected:,} triples missing, "
                           f"{len(failed)} requests failed (first: {why}); rerun to retry them")
         return counts
-    ctx.store.finish(manifest, *parts, counts=counts, extra=extra)
+    step.finish(counts=counts, extra=extra)
     ctx.console.print(f"synth {name}: {summary['triples']:,} triples, unclosed "
                       f"{summary['unclosed_share']:.1%}, {retries} retries → {shards}")
     return counts

@@ -57,6 +57,9 @@ class Stage:
     help: str = ""
     options: list[click.Option] = field(default_factory=list)
     check: Check | None = None
+    # Options with which the subcommand only prints (train --print-launch, for job scripts
+    # written before the inputs exist): no pre-flight check then.
+    print_only: tuple[str, ...] = ()
 
     def command(self) -> click.Command:
         """The ``jre <stage> RECIPE`` subcommand."""
@@ -69,7 +72,8 @@ class Stage:
             plugins = click.get_current_context().find_object(PluginSet)  # the CLI's set
             run = Run.load(recipe_file, plugins=plugins, run_dir=run_dir, force=force, shard=shard,
                            options=options)
-            execute(run, [self.name], announce=False)
+            execute(run, [self.name], announce=False,
+                    check=not any(options.get(name) for name in self.print_only))
 
         params: list[click.Parameter] = [
             click.Argument(["recipe_file"], type=click.Path(path_type=Path)),

@@ -148,7 +148,7 @@ def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
     return lines
 
 
-STAGE = Stage(name="train", run=run, plan=plan, check=check,
+STAGE = Stage(name="train", run=run, plan=plan, check=check, print_only=("print_launch",),
               help="Fine-tune [train].base_model on the mix dataset of RECIPE_FILE.",
               options=[click.Option(["--print-launch"], is_flag=True,
                                     help="Print the multi-process launch command instead of running it.")])

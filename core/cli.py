@@ -12,6 +12,7 @@ import click
 
 from jre import __version__
 from jre.errors import UserError
+from jre.kinds import KINDS
 
 
 def _debug_enabled(ctx: click.Context | None) -> bool:
@@ -62,7 +63,7 @@ def cli(debug: bool) -> None:
 
 @cli.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--kind", type=click.Choice(["engine", "teacher", "mixer", "benchmark", "analysis"]),
+@click.option("--kind", type=click.Choice(list(KINDS)),
               help="Only plugins of this kind.")
 def plugins_command(as_json: bool, kind: str | None) -> None:
     """List every engine, teacher, mixer, benchmark and analysis, and any broken plugin."""
@@ -121,12 +122,12 @@ def recipe_group() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 def recipe_check(file: Path) -> None:
     """Validate FILE and what its stages need; one line per problem, exit 2 if there is one."""
-    from jre.pipeline import check_runnable
-    from jre.recipe import load_recipe
-    from jre.store import RunStore
+    from jre.plugin_manager import PluginSet
+    from jre.run import Run
 
-    recipe = load_recipe(file)
-    check_runnable(recipe, RunStore.for_recipe(recipe))
+    run = Run.load(file, plugins=click.get_current_context().find_object(PluginSet))
+    recipe = run.recipe
+    run.check(recipe.stages())
     click.echo(f"{file}: ok ({recipe.name}; stages: {', '.join(recipe.stages()) or 'none'})")
 
 
@@ -159,8 +160,10 @@ def run_command(file: Path, only: tuple[str, ...], until: str | None, dry_run: b
                 run_dir: Path | None) -> None:
     """Run every stage FILE declares, in order; finished stages are skipped."""
     from jre.pipeline import run_recipe
+    from jre.plugin_manager import PluginSet
 
-    run_recipe(file, only=only, until=until, dry_run=dry_run, force=force, run_dir=run_dir)
+    run_recipe(file, only=only, until=until, dry_run=dry_run, force=force, run_dir=run_dir,
+               plugins=click.get_current_context().find_object(PluginSet))
 
 
 @cli.command("jobs")
@@ -216,7 +219,7 @@ def new_group() -> None:
 
 @new_group.command("plugin")
 @click.option("--kind", required=True,
-              type=click.Choice(["teacher", "benchmark", "mixer", "analysis", "engine"]))
+              type=click.Choice(list(KINDS)))
 @click.argument("name")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("."),
               help="Where to create the package folder.")

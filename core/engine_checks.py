@@ -7,18 +7,17 @@ refuses through :meth:`jre.kinds.engine.Engine.check_sampling`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any, Iterator
+from typing import Any
 
 from jre.errors import UserError
+from jre.plugin_manager import PluginSet
 
 
-def sampling_problems(recipe: Any) -> Iterator[tuple[tuple[Any, ...], str]]:
+def sampling_problems(recipe: Any, plugins: PluginSet) -> Iterator[tuple[tuple[Any, ...], str]]:
     """``(field location, message)`` for each synth dataset or benchmark whose sampling its
     engine refuses. Plugins that cannot be found are left to the stage to report."""
-    from jre.plugin_manager import get_plugins
-
-    plugins = get_plugins()
     if recipe.synth is not None:
         for name, ds in recipe.synth.datasets.items():
             try:

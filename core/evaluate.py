@@ -9,7 +9,8 @@ be recomputed from ``details.jsonl`` alone.
 from __future__ import annotations
 
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from jre.kinds.benchmark import Benchmark, Item, Scored
 from jre.reasoning import ANSWER_POLICIES, AnswerPolicy, answer_text
@@ -63,6 +64,19 @@ def score_samples(benchmark: Benchmark, config: Any, item: Item, messages: list[
             record["answers_by_policy"] = {p: answers[by_policy[p]] for p in ANSWER_POLICIES}
         records.append(record)
     return records
+
+
+def rescore(benchmark: Benchmark, config: Any, items: dict[str, Item],
+            records: Sequence[dict[str, Any]], policy: AnswerPolicy) -> list[dict[str, Any]]:
+    """``records`` extracted and scored again from their stored text (a changed benchmark
+    plugin); nothing is generated."""
+    out = []
+    for record in records:
+        gen = Generation.from_dict(record)
+        item = items[record["item_id"]]
+        out += score_samples(benchmark, config, item, record["messages"], [gen], policy,
+                             start=record["sample"])
+    return out
 
 
 def group_scores(records: Sequence[dict[str, Any]], item_ids: Sequence[str],

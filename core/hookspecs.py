@@ -7,9 +7,11 @@ returns lists. Each hook is documented with an example in ``docs/hooks.md``.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pluggy
+from jre.kinds import KINDS
 
 hookspec = pluggy.HookspecMarker("jre")
 hookimpl = pluggy.HookimplMarker("jre")
@@ -17,29 +19,18 @@ hookimpl = pluggy.HookimplMarker("jre")
 Register = Callable[..., None]
 
 
-@hookspec
-def register_engines(register: Register) -> None:
-    """Register generation engines: ``register(MyEngine())`` (a :class:`jre.kinds.Engine`)."""
+def _register_hook(hook: str, base: str, plural: str) -> Callable[[Register], None]:
+    def spec(register: Register) -> None:
+        pass
+
+    spec.__name__ = spec.__qualname__ = hook
+    spec.__doc__ = f"Register {plural}: ``register(My{base}())`` (a :class:`jre.kinds.{base}`)."
+    return hookspec(spec)
 
 
-@hookspec
-def register_teachers(register: Register) -> None:
-    """Register teachers: ``register(MyTeacher())`` (a :class:`jre.kinds.Teacher`)."""
-
-
-@hookspec
-def register_mixers(register: Register) -> None:
-    """Register SFT-set mixers: ``register(MyMixer())`` (a :class:`jre.kinds.Mixer`)."""
-
-
-@hookspec
-def register_benchmarks(register: Register) -> None:
-    """Register benchmarks: ``register(MyBenchmark())`` (a :class:`jre.kinds.Benchmark`)."""
-
-
-@hookspec
-def register_analyses(register: Register) -> None:
-    """Register analyses: ``register(MyAnalysis())`` (a :class:`jre.kinds.Analysis`)."""
+# One ``register_<kinds>`` hook per entry of jre.kinds.KINDS (register_engines, ...).
+for _kind in KINDS.values():
+    globals()[_kind.hook] = _register_hook(_kind.hook, _kind.base.__name__, _kind.plural)
 
 
 @hookspec

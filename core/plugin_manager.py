@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import pkgutil
 import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import pluggy
-
 from jre import hookspecs
 from jre.errors import PluginError
-from jre.kinds import KINDS, Plugin
+from jre.kinds import KINDS, Plugin, kind_of
+
+P = TypeVar("P", bound=Plugin)
 
 # Built-in plugins live one module per plugin in these packages; each module has one or
 # more @hookimpl functions and is registered in-tree under its dotted module name.
@@ -32,9 +34,7 @@ def builtin_modules() -> list[str]:
                 names.append(f"{package_name}.{info.name}")
     return sorted(names)
 
-HOOK_OF_KIND = {"engine": "register_engines", "teacher": "register_teachers",
-                "mixer": "register_mixers", "benchmark": "register_benchmarks",
-                "analysis": "register_analyses"}
+HOOK_OF_KIND = {kind.name: kind.hook for kind in KINDS.values()}
 
 
 @dataclass
@@ -69,9 +69,18 @@ class PluginSet:
     # kind -> name -> every registration after the first of that name (or alias)
     duplicates: dict[str, dict[str, list[Registered]]] = field(default_factory=dict)
 
-    def get(self, kind: str, name: str) -> Plugin:
-        """Look up a plugin object; an unknown name is an error listing the available ones,
-        a name two plugins registered is an error naming both."""
+    @overload
+    def get(self, kind: type[P], name: str) -> P: ...
+
+    @overload
+    def get(self, kind: str, name: str) -> Plugin: ...
+
+    def get(self, kind: type[Plugin] | str, name: str) -> Plugin:
+        """Look up a plugin object by kind and name: ``plugins.get(Benchmark, "gpqa_ja")`` is
+        typed as a :class:`~jre.kinds.Benchmark` (a kind's name, ``"benchmark"``, works too).
+        An unknown name is an error listing the available ones, a name two plugins registered
+        is an error naming both."""
+        kind = kind if isinstance(kind, str) else kind_of(kind).name
         registry = self.registries[kind]
         clash = self.duplicates.get(kind, {}).get(name)
         name = self.aliases[kind].get(name, name)
@@ -83,8 +92,36 @@ class PluginSet:
             raise PluginError(f"unknown {kind} {name!r}; available: {available}")
         return registry[name].obj
 
-    def names(self, kind: str) -> list[str]:
-        return sorted(self.registries[kind])
+    def names(self, kind: type[Plugin] | str) -> list[str]:
+        """The registered names of one kind, sorted."""
+        return sorted(self.registries[kind if isinstance(kind, str) else kind_of(kind).name])
+
+    def version_of(self, obj: Plugin) -> str:
+        """What identifies the code of a registered object: its distribution's version for a
+        third-party plugin, a hash of the plugin module's source for a built-in or in-process
+        one (built-ins change with every edit, not only with each jre release)."""
+        for registry in self.registries.values():
+            for reg in registry.values():
+                if reg.obj is obj:
+                    if reg.distribution != "jre":
+                        return f"{reg.distribution} {reg.version}"
+                    modules = {self.pm.get_plugin(reg.plugin), sys.modules.get(type(obj).__module__)}
+                    return "source " + "+".join(sorted(module_source_hash(m) for m in modules if m))
+        return "unregistered"
+
+
+    def versions(self, *objs: Plugin) -> dict[str, str]:
+        """``{"<kind> <name>": version}`` of ``objs``, for a manifest (:meth:`version_of`)."""
+        return {f"{obj.kind or kind_of(type(obj)).name} {obj.name}": self.version_of(obj) for obj in objs}
+
+
+def module_source_hash(module: Any) -> str:
+    """sha256 (16 hex digits) of a plugin module's source file ("?" when it has none)."""
+    path = getattr(module, "__file__", None)
+    if not path or not os.path.exists(path):
+        return "?"
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()[:16]
 
 
 def duplicate_message(kind: str, name: str, owners: list[Registered]) -> str:
@@ -109,8 +146,11 @@ def _warn(message: str) -> None:
     print(f"jre: warning: {message}", file=sys.stderr)
 
 
-def build_plugin_set(extra_modules: tuple[Any, ...] = ()) -> PluginSet:
-    """Load built-ins and entry points and run every ``register_*`` hook.
+def build_plugin_set(extra_modules: tuple[Any, ...] = (), *, builtins: bool = True,
+                     installed: bool = True) -> PluginSet:
+    """Load built-ins (unless ``builtins`` is False), ``extra_modules``, and the entry points
+    of installed distributions (unless ``installed`` is False), and run every ``register_*``
+    hook.
 
     Each entry point loads in its own try/except, and each hook implementation is called
     on its own, so one broken plugin is reported and the rest keep working
@@ -123,17 +163,16 @@ def build_plugin_set(extra_modules: tuple[Any, ...] = ()) -> PluginSet:
     plugins = PluginSet(pm=pm)
     allow, deny = _env_list("JRE_LOAD_PLUGINS"), _env_list("JRE_DISABLE_PLUGINS") or set()
 
-    for module_name in builtin_modules():
+    for module_name in builtin_modules() if builtins else []:
         # Built-ins can be disabled by full module name or "kind_package.module" (engines.vllm).
         if module_name in deny or module_name.removeprefix("jre.plugins.") in deny:
             continue
         pm.register(importlib.import_module(module_name), name=module_name)
         plugins.sources[module_name] = ("jre", __version__)
     for module in extra_modules:
-        pm.register(module)
-        plugins.sources[pm.get_name(module)] = ("jre", __version__)
+        plugins.sources[pm.register(module) or pm.get_name(module) or repr(module)] = ("jre", __version__)
 
-    for ep in entry_points(group="jre"):
+    for ep in entry_points(group="jre") if installed else []:
         dist = ep.dist.name if ep.dist else "?"
         version = ep.dist.version if ep.dist else "?"
         if (allow is not None and dist not in allow and ep.name not in allow) or \
@@ -166,7 +205,7 @@ def build_plugin_set(extra_modules: tuple[Any, ...] = ()) -> PluginSet:
 def _call_register(plugins: PluginSet, kind: str, impl: pluggy.HookImpl) -> None:
     plugin_name = impl.plugin_name
     dist, version = plugins.sources.get(plugin_name, ("?", "?"))
-    base = KINDS[kind]
+    base = KINDS[kind].base
 
     def register(obj: Plugin, *, aliases: tuple[str, ...] | list[str] = ()) -> None:
         if not isinstance(obj, base):
@@ -217,7 +256,12 @@ _CACHED: PluginSet | None = None
 
 
 def get_plugins() -> PluginSet:
-    """The process-wide plugin set, built on first use."""
+    """The default plugin set (built-ins and installed distributions), built once per process.
+
+    Only entry points (the CLI, :meth:`jre.run.Run.load` without a set) use it; everything
+    below them receives the set it works with. Tests build their own with
+    :func:`jre.testing.plugin_set`.
+    """
     global _CACHED
     if _CACHED is None:
         _CACHED = build_plugin_set()

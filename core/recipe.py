@@ -25,8 +25,9 @@ from jre.sections.refs import PluginRef
 from jre.sections.report import ReportSection
 from jre.sections.synth import SynthSection
 from jre.sections.train import TrainSection
-from jre.study import StudySection
+from jre.sections.study import StudySection
 from jre.engine_checks import sampling_problems
+from jre.plugin_manager import PluginSet, get_plugins
 from jre.toml_lines import locate
 
 SCHEMA_VERSION = 1
@@ -171,10 +172,9 @@ def _walk_refs(value: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[PluginRe
             yield from _walk_refs(child, loc + (i,))
 
 
-def parse_recipe(text: str, path: Path) -> Recipe:
-    """Validate recipe ``text`` read from ``path`` (raises :class:`UserError`)."""
-    from jre.plugin_manager import get_plugins
-
+def parse_recipe(text: str, path: Path, plugins: PluginSet | None = None) -> Recipe:
+    """Validate recipe ``text`` read from ``path`` against ``plugins`` (the default set when
+    None) and raise :class:`UserError` for every problem."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -187,7 +187,7 @@ def parse_recipe(text: str, path: Path) -> Recipe:
     except ValidationError as exc:
         raise _all(path, text, _validation_errors(exc)) from None
 
-    plugins = get_plugins()
+    plugins = plugins if plugins is not None else get_plugins()
     problems: list[tuple[tuple[Any, ...], str]] = []
     for ref, loc in _walk_refs(recipe):
         try:
@@ -202,14 +202,17 @@ def parse_recipe(text: str, path: Path) -> Recipe:
         except (ValueError, TypeError) as exc:
             problems.append((loc, str(exc)))
     if not problems:  # sampling checks need every plugin's options validated
-        problems = list(sampling_problems(recipe))
+        problems = list(sampling_problems(recipe, plugins))
     if problems:
         raise _all(path, text, problems)
     recipe._path = path.resolve()
+    if recipe.synth is not None:
+        for ds in recipe.synth.datasets.values():
+            ds._offline = not plugins.get("teacher", ds.teacher.name).uses_engine
     return recipe
 
 
-def load_recipe(path: str | Path) -> Recipe:
+def load_recipe(path: str | Path, plugins: PluginSet | None = None) -> Recipe:
     """Read and validate the recipe at ``path`` (raises :class:`UserError`)."""
     path = Path(path)
     try:
@@ -218,4 +221,4 @@ def load_recipe(path: str | Path) -> Recipe:
         raise UserError("no such recipe file", where=str(path)) from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read recipe: {exc.__class__.__name__}", where=str(path)) from None
-    return parse_recipe(text, path)
+    return parse_recipe(text, path, plugins)

@@ -7,13 +7,11 @@ from pathlib import Path
 from string import Template
 
 from jre.errors import UserError
+from jre.kinds import KINDS
 
 TEMPLATES = Path(__file__).parent / "templates"
-HOOK_OF_KIND = {"engine": "register_engines", "teacher": "register_teachers",
-                "mixer": "register_mixers", "benchmark": "register_benchmarks",
-                "analysis": "register_analyses"}
-SHORT_KIND = {"engine": "engine", "teacher": "teacher", "mixer": "mixer", "benchmark": "bench",
-              "analysis": "analysis"}
+HOOK_OF_KIND = {kind.name: kind.hook for kind in KINDS.values()}
+SHORT_KIND = {kind.name: kind.short for kind in KINDS.values()}
 
 
 def _render(name: str, values: dict[str, str]) -> str:
@@ -39,8 +37,7 @@ def write_plugin_package(kind: str, name: str, directory: Path) -> Path:
     class_name = "".join(part.capitalize() for part in name.split("_"))
     values = {"kind": kind, "name": name, "dist": dist, "module": module,
               "class_name": class_name, "hook": HOOK_OF_KIND[kind],
-              "base": {"engine": "Engine", "teacher": "Teacher", "mixer": "Mixer",
-                       "benchmark": "Benchmark", "analysis": "Analysis"}[kind]}
+              "base": KINDS[kind].base.__name__}
     (folder / module).mkdir(parents=True)
     (folder / "tests").mkdir()
     (folder / "pyproject.toml").write_text(_render("pyproject.toml.tmpl", values), encoding="utf-8")

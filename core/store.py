@@ -19,9 +19,10 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from jre.errors import UserError
 
@@ -29,7 +30,7 @@ MANIFEST = "manifest.json"
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def file_hash(path: Path, chunk: int = 1 << 20) -> str:
@@ -89,16 +90,57 @@ class Manifest:
     counts: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def matches(self, config_hash: str, inputs: dict[str, str]) -> bool:
-        """True when complete and produced from the same config and inputs."""
-        return self.status == "complete" and self.config_hash == config_hash and self.inputs == inputs
+    def matches(self, config_hash: str, inputs: dict[str, str],
+                plugins: dict[str, str] | None = None) -> bool:
+        """True when complete and produced from the same config, inputs and (when given)
+        versions of the plugins that made the outputs."""
+        return (self.status == "complete" and self.config_hash == config_hash and self.inputs == inputs
+                and (plugins is None or self.plugins == plugins))
 
 
-def _plugin_versions() -> dict[str, str]:
-    from jre.plugin_manager import get_plugins
+class Step:
+    """One stage (or stage part) under the store: skip-if-unchanged, begin, finish.
 
-    plugins = get_plugins()
-    return {dist: version for dist, version in set(plugins.sources.values())}
+    Made by :meth:`RunStore.step`. ``fresh`` says a complete manifest matches the config,
+    the inputs and the plugin versions (and the ``outputs`` exist). Used as a context
+    manager it writes a ``running`` manifest on entry; :meth:`finish` records ``complete``,
+    :meth:`incomplete` records work still missing, and an exception leaves ``failed`` with
+    the error, so a rerun redoes the step instead of saying "up to date".
+    """
+
+    def __init__(self, store: RunStore, stage: str, parts: tuple[str, ...], config_hash: str,
+                 inputs: dict[str, str], plugins: dict[str, str], fresh: bool,
+                 previous: Manifest | None) -> None:
+        self.store, self.stage, self.parts = store, stage, parts
+        self.config_hash, self.inputs, self.plugins = config_hash, inputs, plugins
+        self.fresh, self.previous = fresh, previous
+        self.manifest: Manifest | None = None
+
+    def begin(self) -> Step:
+        """Write the ``running`` manifest (what entering ``with step:`` does)."""
+        self.manifest = self.store.begin(self.stage, *self.parts, config_hash=self.config_hash,
+                                         inputs=self.inputs, plugins=self.plugins)
+        return self
+
+    def __enter__(self) -> Step:
+        return self.begin()
+
+    def finish(self, counts: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
+               status: str = "complete") -> Manifest:
+        """Record the outcome (``complete`` unless told otherwise)."""
+        assert self.manifest is not None, "finish() inside `with step:`"
+        return self.store.finish(self.manifest, *self.parts, counts=counts, extra=extra, status=status)
+
+    def incomplete(self, counts: dict[str, Any] | None = None,
+                   extra: dict[str, Any] | None = None) -> Manifest:
+        """Record that some work is still missing (a rerun does it)."""
+        return self.finish(counts, extra, status="incomplete")
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> None:
+        if self.manifest is not None and self.manifest.finished is None:
+            self.finish(extra={"error": f"{kind.__name__}: {exc}" if kind else "stopped"},
+                        status="failed")
 
 
 class RunStore:
@@ -108,7 +150,7 @@ class RunStore:
         self.root = Path(root)
 
     @classmethod
-    def for_recipe(cls, recipe: Any, override: str | Path | None = None) -> "RunStore":
+    def for_recipe(cls, recipe: Any, override: str | Path | None = None) -> RunStore:
         """``override`` (relative to the working directory), else the recipe's ``run_dir``, else
         ``runs/<recipe name>`` beside the recipe file; always absolute.
 
@@ -142,13 +184,27 @@ class RunStore:
         manifest = self.read_manifest(stage, *parts)
         return manifest is not None and manifest.matches(config_hash, inputs)
 
+    def step(self, stage: str, *parts: str, config_hash: str, inputs: dict[str, str] | None = None,
+             plugins: dict[str, str] | None = None, force: bool = False,
+             outputs: Iterable[Path] = ()) -> Step:
+        """The :class:`Step` of ``stage`` (``parts``: a sub-folder, e.g. one benchmark).
+
+        ``plugins`` maps each plugin that produces the outputs to its version
+        (:meth:`jre.plugin_manager.PluginSet.versions`): a changed plugin redoes the step.
+        """
+        inputs, plugins = dict(inputs or {}), dict(plugins or {})
+        previous = self.read_manifest(stage, *parts)
+        fresh = (not force and previous is not None and previous.matches(config_hash, inputs, plugins)
+                 and all(Path(p).exists() for p in outputs))
+        return Step(self, stage, parts, config_hash, inputs, plugins, fresh, previous)
+
     def begin(self, stage: str, *parts: str, config_hash: str,
-              inputs: dict[str, str] | None = None) -> Manifest:
+              inputs: dict[str, str] | None = None, plugins: dict[str, str] | None = None) -> Manifest:
         """Write a ``running`` manifest; call :meth:`finish` when the work is complete."""
         from jre import __version__
 
         manifest = Manifest(stage=stage, config_hash=config_hash, inputs=dict(inputs or {}),
-                            jre_version=__version__, plugins=_plugin_versions())
+                            jre_version=__version__, plugins=dict(plugins or {}))
         write_json_atomic(self.manifest_path(stage, *parts), asdict(manifest))
         return manifest
 
@@ -222,7 +278,7 @@ class ShardWriter:
             self.commit()
             self._fh.close()
 
-    def __enter__(self) -> "ShardWriter":
+    def __enter__(self) -> ShardWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -24,62 +24,22 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
-
 from jre.errors import UserError
+from jre.sections.study import StudySection
+from jre.stages import available_stages, stage_problems
+from jre.store import RunStore
 from jre.toml_text import toml_dumps
-from jre.kinds.base import StrictModel
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from jre.recipe import Recipe
+    from jre.run import Run
     from rich.console import Console
 
-    from jre.recipe import Recipe
-    from jre.store import RunStore
-
-FactorValue = bool | int | float | str
 EXPERIMENT_STAGES = ("synth", "mix", "train", "eval")
-
-
-class TinyBaseModel(StrictModel):
-    """``[study.tiny_base_model]``: a tiny Qwen3 student built offline from a text corpus."""
-
-    corpus: str  # text file, one training text per line (tokenizer training)
-    vocab_size: int = Field(default=512, ge=300)
-    hidden_size: int = Field(default=64, ge=8)
-    layers: int = Field(default=2, ge=1)
-    heads: int = Field(default=4, ge=1)
-    kv_heads: int = Field(default=2, ge=1)
-    max_positions: int = Field(default=1024, ge=64)
-    split_digits: bool = False  # one token per digit, so that numbers share their digits' embeddings
-    seed: int = 0
-
-
-class Experiment(StrictModel):
-    """One experiment of a study: its factors and its overrides of the base recipe."""
-
-    description: str = ""
-    factors: dict[str, FactorValue] | list[dict[str, FactorValue]] = Field(default_factory=dict)
-    set: dict[str, Any] = Field(default_factory=dict)
-
-
-class Grid(StrictModel):
-    """A named selection of experiments plus overrides applied to each (e.g. a CI grid)."""
-
-    experiments: list[str] | None = None
-    set: dict[str, Any] = Field(default_factory=dict)
-
-
-class StudySection(StrictModel):
-    """``[study]``: the experiments of a study and how to pick a grid of them."""
-
-    experiments: dict[str, Experiment] = Field(min_length=1)
-    grids: dict[str, Grid] = Field(default_factory=dict)
-    grid_env: str = "JRE_STUDY_GRID"
-    tiny_base_model: TinyBaseModel | None = None
-    estimate: str | None = None  # printed before any work: how long the study is expected to take
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any, where: str) -> None:
@@ -150,12 +110,12 @@ def selected_experiments(section: StudySection, where: str) -> tuple[str | None,
     return grid, names
 
 
-def base_model_dir(store: "RunStore") -> Path:
+def base_model_dir(store: RunStore) -> Path:
     """Where a study's tiny base model lives."""
     return (store.root / "base_model").resolve()
 
 
-def experiment_dir(store: "RunStore", name: str, grid: str | None = None) -> Path:
+def experiment_dir(store: RunStore, name: str, grid: str | None = None) -> Path:
     """The run folder of one experiment (a named grid's runs live apart from the full grid's,
     so a small CI grid never resumes from, or overwrites, the full study's checkpoints)."""
     if grid is not None:
@@ -163,8 +123,8 @@ def experiment_dir(store: "RunStore", name: str, grid: str | None = None) -> Pat
     return store.root / "experiments" / name
 
 
-def experiment_recipe(recipe: "Recipe", name: str, grid: str | None,
-                      base_model: Path | None) -> tuple["Recipe", str]:
+def experiment_recipe(recipe: Recipe, name: str, grid: str | None,
+                      base_model: Path | None, plugins: Any = None) -> tuple[Recipe, str]:
     """The validated recipe of experiment ``name`` and its TOML text."""
     from jre.recipe import parse_recipe
 
@@ -185,10 +145,10 @@ def experiment_recipe(recipe: "Recipe", name: str, grid: str | None,
         data["train"]["base_model"] = str(base_model)
     text = toml_dumps(data)
     # Validated as if written next to the study recipe, so its relative paths still hold.
-    return parse_recipe(text, recipe.path), text
+    return parse_recipe(text, recipe.path, plugins), text
 
 
-def factor_frame(recipe: "Recipe", names: list[str]) -> Any:
+def factor_frame(recipe: Recipe, names: list[str]) -> Any:
     """The study's factor table: a row per experiment, or per component of a mixed one."""
     import pandas as pd
 
@@ -201,13 +161,9 @@ def factor_frame(recipe: "Recipe", names: list[str]) -> Any:
     return pd.DataFrame(rows)
 
 
-def study_problems(recipe: "Recipe", store: "RunStore", only: tuple[str, ...] = (),
-                   until: str | None = None) -> list[UserError]:
+def study_problems(run: Run, wanted: Sequence[str]) -> list[UserError]:
     """What would stop the study: a missing corpus, or an experiment stage without its input."""
-    from jre.pipeline import select_stages
-    from jre.stages import available_stages, stage_problems
-    from jre.store import RunStore
-
+    recipe, store = run.recipe, run.store
     assert recipe.study is not None
     problems: list[UserError] = []
     spec = recipe.study.tiny_base_model
@@ -215,19 +171,29 @@ def study_problems(recipe: "Recipe", store: "RunStore", only: tuple[str, ...] = 
         problems.append(UserError("no such corpus file", where=str(recipe.resolve_path(spec.corpus)),
                                   field="study.tiny_base_model.corpus"))
     stages = available_stages()
-    wanted = select_stages(recipe.stages(), only, until)
     per_experiment = [s for s in wanted if s in EXPERIMENT_STAGES]
     grid, names = selected_experiments(recipe.study, str(recipe.path))
-    base = base_model_dir(store) if spec is not None else None
     for name in names if per_experiment else []:
-        exp_recipe, _ = experiment_recipe(recipe, name, grid, base)
-        found = stage_problems(exp_recipe, RunStore(experiment_dir(store, name, grid)), stages, per_experiment)
+        exp = experiment_run(run, name, grid)
+        found = stage_problems(exp.recipe, exp.store, stages, per_experiment)
         problems += [UserError(f"experiment {name}: {e.message}", where=e.where, field=e.field, line=e.line)
                      for e in found]
     return problems + stage_problems(recipe, store, stages, [s for s in wanted if s not in EXPERIMENT_STAGES])
 
 
-def share_stage(recipe: "Recipe", folder: Path, stage: str, upstream: str) -> str:
+def experiment_run(run: Run, name: str, grid: str | None) -> Run:
+    """The :class:`~jre.run.Run` of experiment ``name`` in its own run folder, with the study
+    run's plugin set, console and switches."""
+    from dataclasses import replace
+
+    assert run.recipe.study is not None
+    base = base_model_dir(run.store) if run.recipe.study.tiny_base_model is not None else None
+    exp_recipe, text = experiment_recipe(run.recipe, name, grid, base, run.plugins)
+    return replace(run, recipe=exp_recipe, recipe_text=text,
+                   store=RunStore(experiment_dir(run.store, name, grid)))
+
+
+def share_stage(recipe: Recipe, folder: Path, stage: str, upstream: str) -> str:
     """Point ``folder/<stage>`` at a folder shared by every experiment whose work is the same.
 
     The key is the stage's resolved table, the recipe seed and the key of the stage before it,
@@ -247,7 +213,7 @@ def share_stage(recipe: "Recipe", folder: Path, stage: str, upstream: str) -> st
     return key
 
 
-def build_base_model(recipe: "Recipe", store: "RunStore", console: "Console") -> Path | None:
+def build_base_model(recipe: Recipe, store: RunStore, console: Console) -> Path | None:
     """Build ``[study.tiny_base_model]`` into ``<run>/base_model`` unless it is up to date."""
     from jre.recipe import config_hash
 
@@ -274,7 +240,7 @@ def build_base_model(recipe: "Recipe", store: "RunStore", console: "Console") ->
     return out
 
 
-def study_runs(recipe: "Recipe", store: "RunStore") -> tuple[dict[str, Path], Any, str | None]:
+def study_runs(recipe: Recipe, store: RunStore) -> tuple[dict[str, Path], Any, str | None]:
     """(experiment → run folder, factor table, base model) of the selected grid, for analyze."""
     assert recipe.study is not None
     grid, names = selected_experiments(recipe.study, str(recipe.path))
@@ -283,58 +249,45 @@ def study_runs(recipe: "Recipe", store: "RunStore") -> tuple[dict[str, Path], An
             str(base) if base is not None and base.exists() else None)
 
 
-def run_study(recipe: "Recipe", store: "RunStore", *, force: bool = False,
-              console: "Console | None" = None, only: tuple[str, ...] = (),
-              until: str | None = None) -> Path | None:
-    """Run every selected experiment, then the study's analyses and report (the caller has
-    checked :func:`study_problems` first, as ``jre run`` does).
+def run_study(run: Run, wanted: Sequence[str]) -> Path | None:
+    """Run the ``wanted`` stages: every selected experiment's through :func:`jre.run.execute`
+    in its own run folder, then the study's analyses and report (the caller has checked
+    :func:`study_problems` first, as :func:`~jre.run.execute` does).
 
-    Returns the HTML report's path (None when the recipe has no ``[report]``).
+    Returns the HTML report's path (None when the report stage did not run).
     """
     import time
 
-    from jre.console import stage_console
-    from jre.pipeline import select_stages
-    from jre.stages import StageContext, available_stages
-    from jre.store import RunStore
+    from jre.run import execute  # jre.run imports this module
 
+    recipe, store, console = run.recipe, run.store, run.console
     assert recipe.study is not None
-    console = console or stage_console()
     stages = available_stages()
     grid, names = selected_experiments(recipe.study, str(recipe.path))
-    wanted = select_stages([s for s in recipe.stages()], only, until)
     per_experiment = [s for s in wanted if s in EXPERIMENT_STAGES]
-    missing = [s for s in wanted if s not in stages]
-    if missing:
-        raise UserError(f"stage(s) {', '.join(missing)} are not available in this jre build",
-                        where=str(recipe.path))
     started = time.monotonic()
     store.root.mkdir(parents=True, exist_ok=True)
     console.print(f"study {recipe.name}: {len(names)} experiment(s)"
                   + (f" (grid {grid})" if grid else "") + f": {', '.join(names)}")
     if recipe.study.estimate and per_experiment:
         console.print(f"expected time: {recipe.study.estimate}")
-    base = build_base_model(recipe, store, console) if per_experiment else (
-        base_model_dir(store) if recipe.study.tiny_base_model else None)
+    if per_experiment:
+        build_base_model(recipe, store, console)
     for index, name in enumerate(names, 1):
         if not per_experiment:
             break
-        exp_recipe, text = experiment_recipe(recipe, name, grid, base)
-        folder = experiment_dir(store, name, grid)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "recipe.toml").write_text(text, encoding="utf-8")
-        ctx = StageContext(recipe=exp_recipe, store=RunStore(folder), force=force, console=console)
+        exp = experiment_run(run, name, grid)
+        exp.store.root.mkdir(parents=True, exist_ok=True)
         upstream = ""
         for stage in EXPERIMENT_STAGES:  # every declared stage, so keys never depend on --only
-            if getattr(exp_recipe, stage) is not None:
-                upstream = share_stage(exp_recipe, folder, stage, upstream)
-        for stage in per_experiment:
-            if getattr(exp_recipe, stage) is None:
-                continue
+            if getattr(exp.recipe, stage) is not None:
+                upstream = share_stage(exp.recipe, exp.store.root, stage, upstream)
+        chosen = [s for s in per_experiment if getattr(exp.recipe, s) is not None]
+        for stage in chosen:
             console.rule(f"{recipe.name} [{index}/{len(names)}] {name}: {stage}")
-            stages[stage].run(ctx)
+            execute(exp, [stage], announce=False, check=False)
     report = None
-    ctx = StageContext(recipe=recipe, store=store, force=force, console=console)
+    ctx = run.context()
     for stage in ("analyze", "report"):
         if stage in wanted:
             console.rule(f"{recipe.name}: {stage}")
@@ -345,8 +298,8 @@ def run_study(recipe: "Recipe", store: "RunStore", *, force: bool = False,
     return report
 
 
-def print_summary(recipe: "Recipe", store: "RunStore", names: list[str], grid: str | None,
-                  seconds: float, report: Path | None, console: "Console") -> None:
+def print_summary(recipe: Recipe, store: RunStore, names: list[str], grid: str | None,
+                  seconds: float, report: Path | None, console: Console) -> None:
     """A few lines on what the study found, naming the report file."""
     from rich.table import Table
 

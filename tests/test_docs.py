@@ -123,27 +123,20 @@ def test_judged_two_turn_example_runs_through_the_eval_stage(tmp_path: Path) -> 
     import shutil
 
     import jre.plugin_manager as pm
-    from jre.recipe import load_recipe
-    from jre.stages import StageContext
-    from jre.stages.eval import STAGE
-    from jre.store import RunStore
+    from jre.run import execute
+    from jre.testing import tmp_run
 
     prompts = tmp_path / "judge_prompts.jsonl"
     shutil.copy(Path(pm.__file__).parents[1] / "plugins" / "benchmarks" / "data"
                 / "mt_bench_judge_prompts.jsonl", prompts)
     rows = [{"id": "a", "category": "writing", "turns": ["Say hi.", "Say it again."]}]
     (tmp_path / "chat.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (tmp_path / "recipe.toml").write_text(
-        'schema_version = 1\nname = "docs"\nrun_dir = "run"\n[eval]\n'
-        'engine = { name = "echo", model = "echo" }\n'
-        'benchmarks = [{ name = "followup", path = "chat.jsonl", prompts = "'
-        + str(prompts) + '", n = 2, judge = { name = "rubric_judge" } }]\n')
-    pm._CACHED = _example_plugins()
-    try:
-        recipe = load_recipe(tmp_path / "recipe.toml")
-        STAGE.run(StageContext(recipe=recipe, store=RunStore.for_recipe(recipe)))
-    finally:
-        pm.reset_plugins()
+    run = tmp_run(tmp_path, 'schema_version = 1\nname = "docs"\nrun_dir = "run"\n[eval]\n'
+                  'engine = { name = "echo", model = "echo" }\n'
+                  'benchmarks = [{ name = "followup", path = "chat.jsonl", prompts = "'
+                  + str(prompts) + '", n = 2, judge = { name = "rubric_judge" } }]\n',
+                  plugins=_example_plugins())
+    execute(run, ["eval"])
     out = tmp_path / "run" / "eval" / "followup"
     results = json.loads((out / "results.json").read_text())
     assert results["score"] == 0.5 and results["scores_by_category"] == {"writing": 0.5}
@@ -152,3 +145,11 @@ def test_judged_two_turn_example_runs_through_the_eval_stage(tmp_path: Path) -> 
               if json.loads(line)["id"] == "a#1"][0]["turns"][1]["messages"]
     assert second == [{"role": "user", "content": "Say hi."}, {"role": "assistant", "content": "Say hi."},
                       {"role": "user", "content": "Say it again."}]
+
+
+def test_testing_example_runs(tmp_path) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
+    block = next(b for b in blocks if "jre.testing" in b)
+    namespace: dict[str, object] = {"__name__": "hooks_doc_testing_example"}
+    exec(compile(block, "docs/hooks.md testing block", "exec", dont_inherit=True), namespace)
+    namespace["test_benchmark_on_a_scripted_engine"](tmp_path)  # type: ignore[operator]

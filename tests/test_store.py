@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -13,8 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
-
-from jre.store import Manifest, RunStore, ShardWriter, iter_records, repair_shard, shard_keys
+from jre.store import (
+    Manifest,
+    RunStore,
+    ShardWriter,
+    iter_records,
+    repair_shard,
+    shard_keys,
+)
 
 WRITER = r"""
 import hashlib, sys
@@ -151,3 +156,29 @@ def test_unreadable_manifest_is_a_user_error(tmp_path: Path) -> None:
     store.manifest_path("eval").write_text("{not json")
     with pytest.raises(UserError, match="manifest"):
         store.read_manifest("eval")
+
+
+def test_step_skips_finishes_records_incomplete_and_failure(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "run")
+    out = tmp_path / "run" / "mix" / "dataset"
+    step = store.step("mix", config_hash="h", inputs={"a": "1"}, plugins={"mixer m": "1.0"}, outputs=[out])
+    assert not step.fresh and step.previous is None
+    with step:
+        assert store.read_manifest("mix").status == "running"
+        out.mkdir(parents=True)
+        step.incomplete(counts={"rows": 3})
+    assert store.read_manifest("mix").status == "incomplete"
+    assert not store.step("mix", config_hash="h", inputs={"a": "1"}, plugins={"mixer m": "1.0"}).fresh
+    with store.step("mix", config_hash="h", inputs={"a": "1"}, plugins={"mixer m": "1.0"}) as step:
+        step.finish(counts={"rows": 4})
+    assert store.step("mix", config_hash="h", inputs={"a": "1"}, plugins={"mixer m": "1.0"}, outputs=[out]).fresh
+    assert not store.step("mix", config_hash="h", inputs={"a": "1"}, plugins={"mixer m": "1.0"},
+                          force=True).fresh
+    # another version of the plugin that made the outputs: not up to date
+    assert not store.step("mix", config_hash="h", inputs={"a": "1"}, plugins={"mixer m": "1.1"}).fresh
+    with pytest.raises(RuntimeError):
+        with store.step("mix", config_hash="h", inputs={"a": "1"}, plugins={"mixer m": "1.1"}):
+            raise RuntimeError("disk full")
+    failed = store.read_manifest("mix")
+    assert failed.status == "failed" and failed.extra["error"] == "RuntimeError: disk full"
+    assert failed.plugins == {"mixer m": "1.1"}

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from jre.errors import UserError
 from jre.kinds.base import StrictModel
@@ -134,6 +134,8 @@ class SynthDataset(StrictModel):
     # same seed spec share their seeds, a smaller count nested in a larger one.
     disjoint_from: list[str] = Field(default_factory=list)
     translate_retries: int = Field(default=2, ge=0)
+    # Set where the recipe is parsed: whether the teacher's plugin needs no engine.
+    _offline: bool = PrivateAttr(default=False)
     min_japanese_share: float = Field(default=0.5, ge=0, le=1)
 
     @property
@@ -141,13 +143,7 @@ class SynthDataset(StrictModel):
         """The margin in effect (see ``margin``)."""
         if self.margin is not None:
             return self.margin
-        from jre.plugin_manager import get_plugins
-
-        try:
-            offline = not get_plugins().get("teacher", self.teacher.name).uses_engine
-        except UserError:  # an unknown teacher is reported where the recipe is checked
-            offline = False
-        return 0.0 if offline else DEFAULT_MARGIN
+        return 0.0 if self._offline else DEFAULT_MARGIN
 
     @model_validator(mode="after")
     def _check(self) -> "SynthDataset":

@@ -9,23 +9,24 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
-from rich.console import Console
-
 from jre.console import stage_console
-
-from jre.errors import UserError, all_errors
+from jre.errors import UserError
+from jre.plugin_manager import PluginSet, get_plugins
 from jre.recipe import STAGE_ORDER, Recipe
 from jre.store import RunStore
+from rich.console import Console
 
 
 @dataclass
 class StageContext:
-    """What a stage run gets: the recipe, its run store, and the command-line switches."""
+    """What a stage run gets: the recipe, its run store, the plugin set and the switches
+    (made by :meth:`jre.run.Run.context`)."""
 
     recipe: Recipe
     store: RunStore
@@ -33,6 +34,7 @@ class StageContext:
     shard: tuple[int, int] = (0, 1)
     console: Console = field(default_factory=stage_console)
     options: dict[str, Any] = field(default_factory=dict)
+    plugins: PluginSet = field(default_factory=get_plugins)
 
 
 # What a stage needs before it starts: (recipe, store, stages planned in this run) → problems.
@@ -51,27 +53,27 @@ class Stage:
 
     name: str
     run: Callable[[StageContext], None]
-    plan: Callable[[Recipe], list[str]]
+    plan: Callable[[Recipe, PluginSet], list[str]]
     help: str = ""
     options: list[click.Option] = field(default_factory=list)
     check: Check | None = None
+    # Options with which the subcommand only prints (train --print-launch, for job scripts
+    # written before the inputs exist): no pre-flight check then.
+    print_only: tuple[str, ...] = ()
 
     def command(self) -> click.Command:
         """The ``jre <stage> RECIPE`` subcommand."""
 
         def callback(recipe_file: Path, force: bool, run_dir: Path | None, **options: Any) -> None:
-            from jre.recipe import load_recipe
+            # jre.run imports this module (Stage, StageContext): imported when the command runs.
+            from jre.run import Run, execute
 
-            recipe = load_recipe(recipe_file)
-            if getattr(recipe, self.name) is None:
-                from jre.errors import UserError
-
-                raise UserError(f"the recipe has no [{self.name}] table", where=str(recipe_file))
-            store = RunStore.for_recipe(recipe, run_dir)
-            ctx = StageContext(recipe=recipe, store=store, force=force, options=options)
-            if "shard" in options and options["shard"]:
-                ctx.shard = options["shard"]
-            self.run(ctx)
+            shard = options.get("shard") or (0, 1)
+            plugins = click.get_current_context().find_object(PluginSet)  # the CLI's set
+            run = Run.load(recipe_file, plugins=plugins, run_dir=run_dir, force=force, shard=shard,
+                           options=options)
+            execute(run, [self.name], announce=False,
+                    check=not any(options.get(name) for name in self.print_only))
 
         params: list[click.Parameter] = [
             click.Argument(["recipe_file"], type=click.Path(path_type=Path)),
@@ -93,13 +95,6 @@ def stage_problems(recipe: Recipe, store: RunStore, stages: dict[str, Stage],
         if check is not None and getattr(recipe, name) is not None:
             problems += check(recipe, store, planned)
     return problems
-
-
-def preflight(recipe: Recipe, store: RunStore, stages: dict[str, Stage], chosen: list[str]) -> None:
-    """Raise all of :func:`stage_problems` at once, before any work starts."""
-    problems = stage_problems(recipe, store, stages, chosen)
-    if problems:
-        raise all_errors(problems)
 
 
 def available_stages() -> dict[str, Stage]:

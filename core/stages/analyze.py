@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from jre.errors import UserError
+from jre.kinds import Analysis
 from jre.kinds.analysis import AnalysisInputs, result_row, results_frame
+from jre.plugin_manager import PluginSet
 from jre.recipe import Recipe, config_hash, resolved_dict
 from jre.stages import Stage, StageContext
 from jre.store import RunStore, file_hash
@@ -152,11 +154,9 @@ def rerun_recipe(name: str, options: dict[str, Any]) -> str:
 
 
 def run_analyses(recipe: Recipe, store: RunStore, inputs: AnalysisInputs, *,
-                 force: bool = False, console: Any = None) -> list[Path]:
+                 plugins: PluginSet, force: bool = False, console: Any = None) -> list[Path]:
     """Run every analysis of ``recipe.analyze`` on ``inputs``; returns the result.json paths."""
     import tempfile
-
-    from jre.plugin_manager import get_plugins
 
     section = recipe.analyze
     assert section is not None
@@ -166,24 +166,24 @@ def run_analyses(recipe: Recipe, store: RunStore, inputs: AnalysisInputs, *,
         inputs.write(probe)
         digest = {name: file_hash(probe / name) for name in ("results.csv", "factors.csv", "inputs.json")}
     for ref in section.analyses:
-        plugin = get_plugins().get("analysis", ref.name)
+        plugin = plugins.get(Analysis, ref.name)
         options = resolved_dict(ref)
         folder = store.stage_dir("analyze", ref.key)
         chash = config_hash(options)
         result_json = folder / "result.json"
-        if not force and result_json.exists() and store.is_fresh("analyze", ref.key, config_hash=chash,
-                                                                 inputs=digest):
+        step = store.step("analyze", ref.key, config_hash=chash, inputs=digest,
+                          plugins=plugins.versions(plugin), force=force, outputs=[result_json])
+        if step.fresh:
             if console:
                 console.print(f"analyze {ref.key}: up to date (use --force to redo)")
             written.append(result_json)
             continue
-        manifest = store.begin("analyze", ref.key, config_hash=chash, inputs=digest)
-        output = plugin.run(ref.config, inputs)
-        inputs.write(folder / "inputs")
-        (folder / "rerun.toml").write_text(rerun_recipe(ref.name, options), encoding="utf-8")
-        written.append(output.write(folder, analysis=ref.name, config=options))
-        store.finish(manifest, ref.key, counts={"tables": len(output.tables),
-                                                 "figures": len(output.figures)})
+        with step:
+            output = plugin.run(ref.config, inputs)
+            inputs.write(folder / "inputs")
+            (folder / "rerun.toml").write_text(rerun_recipe(ref.name, options), encoding="utf-8")
+            written.append(output.write(folder, analysis=ref.name, config=options))
+            step.finish(counts={"tables": len(output.tables), "figures": len(output.figures)})
         if console:
             console.print(f"analyze {ref.key}: {folder}")
             first = output.summary.splitlines()[0] if output.summary else ""
@@ -194,10 +194,11 @@ def run_analyses(recipe: Recipe, store: RunStore, inputs: AnalysisInputs, *,
 
 def run(ctx: StageContext) -> None:
     inputs = recipe_inputs(ctx.recipe, ctx.store)
-    run_analyses(ctx.recipe, ctx.store, inputs, force=ctx.force, console=ctx.console)
+    run_analyses(ctx.recipe, ctx.store, inputs, plugins=ctx.plugins, force=ctx.force,
+                 console=ctx.console)
 
 
-def plan(recipe: Recipe) -> list[str]:
+def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
     section = recipe.analyze
     assert section is not None
     source = (f"results {section.results}" if section.results else

@@ -33,9 +33,12 @@ from typing import Any
 
 from jre.console import StageProgress
 from jre.errors import UserError
+from jre.kinds import Engine
 from jre.kinds.benchmark import Benchmark
-from jre.plugin_manager import get_plugins
+from jre.plugin_manager import PluginSet
+from jre.evaluate import rescore
 from jre.recipe import Recipe, config_hash, resolved_dict
+from jre.store import dumps_json
 from jre.stages import Stage, StageContext
 
 DETAILS = "details.jsonl"
@@ -85,13 +88,13 @@ def model_path(recipe: Recipe, store: Any) -> tuple[str, dict[str, str]]:
 class _LazyEngine:
     """Loads the engine on first use, so rescoring finished details needs no model."""
 
-    def __init__(self, recipe: Recipe, model: str) -> None:
-        self.recipe, self.model, self.client = recipe, model, None
+    def __init__(self, recipe: Recipe, model: str, plugins: PluginSet) -> None:
+        self.recipe, self.model, self.client, self.plugins = recipe, model, None, plugins
 
     def get(self):
         if self.client is None:
             ref = self.recipe.eval.engine
-            engine = get_plugins().get("engine", ref.name)
+            engine = self.plugins.get(Engine, ref.name)
             cfg = ref.config
             if cfg is not None and "model" in type(cfg).model_fields:
                 cfg = cfg.model_copy(update={"model": self.model})
@@ -109,10 +112,10 @@ def _field(exc: UserError, index: int) -> UserError:
     return exc
 
 
-def _bind(ref, recipe: Recipe, index: int):
+def _bind(ref, recipe: Recipe, index: int, plugins: PluginSet):
     base = recipe.path.parent if recipe.path else None
     try:
-        return get_plugins().get("benchmark", ref.name).bind(ref.config, base)
+        return plugins.get(Benchmark, ref.name).bind(ref.config, base)
     except UserError as exc:
         raise _field(exc, index) from None
 
@@ -136,7 +139,7 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
     section = recipe.eval
     ref = section.benchmarks[index]
     cfg = ref.config
-    benchmark = _bind(ref, recipe, index)
+    benchmark = _bind(ref, recipe, index, ctx.plugins)
     data = _load_items(benchmark, cfg, recipe, index)
     items = data.items
     sampling = benchmark.sampling_for(cfg, section.sampling)
@@ -157,18 +160,23 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
                                "bootstrap": section.bootstrap, "seed": recipe.seed,
                                "benchmark": options})
     inputs = {**model_inputs, "generation": generation_key}
-    previous = store.read_manifest("eval", name)
+    step = store.step("eval", name, config_hash=scoring_key, inputs=inputs, outputs=[out / RESULTS],
+                      plugins=ctx.plugins.versions(ctx.plugins.get(Benchmark, ref.name)))
+    previous = step.previous
+    # Kept samples made under another version of the benchmark plugin are extracted again.
+    reextract = previous is not None and previous.plugins != step.plugins
     if previous is not None and (previous.inputs != inputs or ctx.force):
         details.unlink(missing_ok=True)  # stale samples from another model or setting
-    elif (previous is not None and previous.matches(scoring_key, inputs)
-          and (out / RESULTS).exists()):
+    elif step.fresh:
         if previous.extra.get("details") == details_fingerprint(details):
             ctx.console.print(f"eval {name}: up to date (use --force to redo)")
             return json.loads((out / RESULTS).read_text(encoding="utf-8"))
         ctx.console.print(f"eval {name}: {DETAILS} changed since it was summarised; "
                           "regenerating what is missing and rescoring")
+    elif reextract and details.exists():
+        ctx.console.print(f"eval {name}: the benchmark plugin changed; rescoring the stored samples")
 
-    manifest = store.begin("eval", name, config_hash=scoring_key, inputs=inputs)
+    step.begin()
     writer = ShardWriter(details, batch_size=1 << 30)  # committed after each request
     by_id = {item.id: item for item in items}
     todo = [item for item in items
@@ -187,10 +195,12 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
     wanted = {sample_id(i.id, k) for i in items for k in range(sampling.n)}
     records = [r for r in iter_records([details]) if r.get("id") in wanted]
     missing = wanted - {r["id"] for r in records}
+    if reextract and records:
+        records = rescore(benchmark, cfg, by_id, records, section.answer_policy)
+        _rewrite(details, records)
     if missing:
         (out / RESULTS).unlink(missing_ok=True)  # it would summarise other samples than are here
-        store.finish(manifest, name, status="incomplete",
-                     counts={"items": len(items), "samples": len(records),
+        step.incomplete(counts={"items": len(items), "samples": len(records),
                              "expected_samples": len(wanted), "missing_samples": len(missing)},
                      extra={"failed_requests": [list(f) for f in failed[:20]]})
         raise IncompleteBenchmark(name, len(missing), len(wanted), _reason(engine, failed))
@@ -229,11 +239,18 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
     if client_stats:
         results["engine_stats"] = {k: v for k, v in client_stats.items() if k != "errors"}
     write_json_atomic(out / RESULTS, results)
-    store.finish(manifest, name, counts={"items": len(items), "samples": len(records)},
-                 extra={"score": results["score"], "failure_rate": results["failure_rate"],
+    step.finish(counts={"items": len(items), "samples": len(records)},
+                extra={"score": results["score"], "failure_rate": results["failure_rate"],
                         "failure_rate_per_question": results["failure_rate_per_question"],
                         "details": details_fingerprint(details)})
     return results
+
+
+def _rewrite(details: Path, records: list[dict[str, Any]]) -> None:
+    """Replace ``details`` with ``records`` (through a temporary file and rename)."""
+    tmp = details.with_name(f".{details.name}.tmp")
+    tmp.write_text("".join(dumps_json(r) + "\n" for r in records), encoding="utf-8")
+    tmp.replace(details)
 
 
 class IncompleteBenchmark(UserError):
@@ -254,7 +271,7 @@ def details_fingerprint(path: Path) -> dict[str, Any] | None:
     return {"bytes": path.stat().st_size, "sha256": file_hash(path)}
 
 
-def _reason(engine: "_LazyEngine", failed: list[tuple[str, str]]) -> str:
+def _reason(engine: _LazyEngine, failed: list[tuple[str, str]]) -> str:
     """The engine's own reason for the first failed request (for the openai engine: the
     endpoint and the server's message), else what is known."""
     if failed:
@@ -271,6 +288,13 @@ def _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name, 
 
     from jre.evaluate import sample_id, score_samples
     from jre.records import ChatRequest
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     requests = []
     prompts = {}
@@ -323,7 +347,7 @@ def _generate_turns(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, 
 def run(ctx: StageContext) -> None:
     recipe = ctx.recipe
     model, model_inputs = model_path(recipe, ctx.store)
-    engine = _LazyEngine(recipe, model)
+    engine = _LazyEngine(recipe, model, ctx.plugins)
     incomplete: list[IncompleteBenchmark] = []
     try:
         for index, ref in enumerate(recipe.eval.benchmarks):
@@ -351,11 +375,11 @@ def run(ctx: StageContext) -> None:
         raise first
 
 
-def plan(recipe: Recipe) -> list[str]:
+def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
     section = recipe.eval
     lines = []
     for index, ref in enumerate(section.benchmarks):
-        plugin = get_plugins().get("benchmark", ref.name)
+        plugin = plugins.get(Benchmark, ref.name)
         if type(plugin).bind is Benchmark.bind:
             benchmark, label = plugin, plugin.name
         else:  # binding may load a task and its data (lm-eval); a dry run reads nothing

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import shutil
 
-from jre.kinds.mixer import MixContext
+from jre.kinds.mixer import MixContext, Mixer
+from jre.plugin_manager import PluginSet
 from jre.recipe import Recipe
 from jre.stages import Stage, StageContext
 
 
-def _mixer(recipe: Recipe):
-    from jre.plugin_manager import get_plugins
-
-    return get_plugins().get("mixer", recipe.mix.name)
+def _mixer(recipe: Recipe, plugins: PluginSet) -> Mixer:
+    return plugins.get(Mixer, recipe.mix.name)
 
 
 def _context(ctx: StageContext, out_dir) -> MixContext:
@@ -34,30 +33,31 @@ def _context(ctx: StageContext, out_dir) -> MixContext:
 
 def run(ctx: StageContext) -> None:
     recipe = ctx.recipe
-    mixer = _mixer(recipe)
+    mixer = _mixer(recipe, ctx.plugins)
     stage_dir = ctx.store.stage_dir("mix")
     final = stage_dir / "dataset"
     mctx = _context(ctx, final)
     inputs = mixer.inputs(recipe.mix.config, mctx)
-    config_hash = recipe.section_hash("mix")
-    if not ctx.force and final.is_dir() and ctx.store.is_fresh("mix", config_hash=config_hash, inputs=inputs):
+    step = ctx.store.step("mix", config_hash=recipe.section_hash("mix"), inputs=inputs,
+                          plugins=ctx.plugins.versions(mixer), force=ctx.force, outputs=[final])
+    if step.fresh:
         ctx.console.print("mix: up to date (use --force to rebuild)")
         return
     tmp = stage_dir / ".dataset.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     mctx.out_dir = tmp
-    manifest = ctx.store.begin("mix", config_hash=config_hash, inputs=inputs)
-    result = mixer.mix(recipe.mix.config, mctx)
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    ctx.store.finish(manifest, counts=result.counts, extra={"dataset": str(final), **result.extra})
+    with step:
+        result = mixer.mix(recipe.mix.config, mctx)
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        step.finish(counts=result.counts, extra={"dataset": str(final), **result.extra})
     rows = result.counts.get("rows")
     ctx.console.print(f"mix: {rows:,} examples → {final}" if isinstance(rows, int) else f"mix: → {final}")
 
 
-def plan(recipe: Recipe) -> list[str]:
-    return _mixer(recipe).plan(recipe.mix.config, recipe)
+def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
+    return _mixer(recipe, plugins).plan(recipe.mix.config, recipe)
 
 
 STAGE = Stage(name="mix", run=run, plan=plan,

@@ -22,6 +22,7 @@ from typing import Any
 
 from jre.errors import UserError
 from jre.kinds.analysis import FIGURES_ORDER, ReportSection, default_sections, markdown_table
+from jre.plugin_manager import PluginSet
 from jre.recipe import Recipe
 from jre.stages import Stage, StageContext
 
@@ -290,7 +291,7 @@ def run(ctx: StageContext) -> None:
     ctx.console.print(f"report: {html_path} (Markdown: {md_path})")
 
 
-def plan(recipe: Recipe) -> list[str]:
+def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
     return ["report.md and report.html from the analyses under analyze/"]
 
 

@@ -16,13 +16,15 @@ instruction keeps) and then synthesises from them.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import click
-
 from jre.console import StageProgress
 from jre.errors import UserError
+from jre.kinds import Engine, Teacher
+from jre.plugin_manager import PluginSet
 from jre.recipe import Recipe, config_hash, resolved_dict
 from jre.records import ChatRequest, Generation, stable_id
 from jre.stages import Stage, StageContext
@@ -48,22 +50,18 @@ SHARD_OPTION = click.Option(["--shard"], callback=_parse_shard, metavar="I/N",
 # -- plugins ---------------------------------------------------------------------------
 
 
-def _teacher(ref: Any):
-    from jre.plugin_manager import get_plugins
-
-    teacher = get_plugins().get("teacher", ref.name)
+def _teacher(ref: Any, plugins: PluginSet):
+    teacher = plugins.get(Teacher, ref.name)
     config = ref.config if ref.config is not None else teacher.parse_config(ref.options)
     return teacher, teacher.settings(config)
 
 
-def _engine_client(engine_ref: Any, settings: Any, where: str, field: str):
+def _engine_client(plugins: PluginSet, engine_ref: Any, settings: Any, where: str, field: str):
     """Load the dataset's engine (or the teacher's), filling in the teacher's model and format."""
-    from jre.plugin_manager import get_plugins
-
     name = engine_ref.name if engine_ref is not None else settings.engine
     if not name:
         raise UserError(f"teacher {settings.name!r} names no engine; set {field}", where=where, field=field)
-    engine = get_plugins().get("engine", name)
+    engine = plugins.get(Engine, name)
     config = engine_ref.config if engine_ref is not None else None
     if config is None:
         config = engine.parse_config(engine_ref.options if engine_ref is not None else {})
@@ -145,7 +143,7 @@ def _translate(ctx: StageContext, name: str, ds: Any, folder: Path) -> list[Any]
     where = str(recipe.path)
     loaded = _load_seeds(recipe, ds.translate_from)
     source = _shard(loaded, ctx.shard)
-    translator, settings = _teacher(ds.translator or ds.teacher)
+    translator, settings = _teacher(ds.translator or ds.teacher, ctx.plugins)
     ident = stable_id(settings.identity(), ds.translate_prompt)
     out_dir = folder / "translations"
     done = {r["source_id"]: r for r in iter_records(shard_paths(out_dir)) if r.get("translator") == ident}
@@ -156,7 +154,7 @@ def _translate(ctx: StageContext, name: str, ds: Any, folder: Path) -> list[Any]
         if not todo:
             break
         failed = 0
-        client = _engine_client(ds.translator_engine or ds.engine, settings, where,
+        client = _engine_client(ctx.plugins, ds.translator_engine or ds.engine, settings, where,
                                 f"synth.datasets.{name}.translator_engine")
         by_id = {s.id: s for s in todo}
         requests = (translator.request(settings, s.id, ds.translate_prompt.format(text=s.instruction), 1,
@@ -223,7 +221,7 @@ def run_dataset(ctx: StageContext, name: str) -> dict[str, Any]:
     recipe = ctx.recipe
     ds = recipe.synth.datasets[name]
     where = str(recipe.path)
-    teacher, settings = _teacher(ds.teacher)
+    teacher, settings = _teacher(ds.teacher, ctx.plugins)
     if not teacher.uses_engine and ds.samples != 1:
         raise UserError(f"teacher {settings.name!r} replays stored answers: samples must be 1",
                         where=where, field=f"synth.datasets.{name}.samples")
@@ -233,16 +231,18 @@ def run_dataset(ctx: StageContext, name: str) -> dict[str, Any]:
     shards = folder / "shards"
     parts = (name,) if ctx.shard[1] == 1 else (name, f"part-{ctx.shard[0]:03d}-of-{ctx.shard[1]:03d}")
     section_hash = config_hash({"dataset": resolved_dict(ds), "shard": list(ctx.shard)})
-    previous = ctx.store.read_manifest("synth", *parts)
+    step = ctx.store.step("synth", *parts, config_hash=section_hash, force=ctx.force,
+                          plugins=ctx.plugins.versions(teacher))
+    previous = step.previous
     if previous is not None and previous.extra.get("data_hash") not in (None, data_hash) and shard_paths(shards):
         raise UserError(f"{folder} holds triples of a different teacher/seed configuration; "
                         "use a new dataset name or move that folder away", where=where,
                         field=f"synth.datasets.{name}")
-    if not ctx.force and previous is not None and previous.matches(section_hash, {}):
+    if step.fresh and previous is not None:
         ctx.console.print(f"synth {name}: up to date ({previous.counts.get('triples', 0):,} triples)")
         return previous.counts
     carried = previous.extra.get("retries_total", 0) if previous is not None else 0
-    manifest = ctx.store.begin("synth", *parts, config_hash=section_hash)
+    step.begin()
 
     seeds = _translate(ctx, name, ds, folder) if ds.translate_from else _shard(_load_seeds(recipe, name), ctx.shard)
     done = shard_keys(shards)
@@ -284,12 +284,12 @@ def run_dataset(ctx: StageContext, name: str) -> dict[str, Any]:
              "reasoning_effort": settings.reasoning_effort, "shard": list(ctx.shard),
              "retries_total": carried + retries, "seeds": getattr(seeds, "report", None)}
     if failed or missing_triples:
-        ctx.store.finish(manifest, *parts, counts=counts, extra=extra, status="incomplete")
+        step.incomplete(counts=counts, extra=extra)
         why = failed[0][1] if failed else "the engine returned fewer samples than requested"
         ctx.console.print(f"synth {name}: {missing_triples:,} of {expected:,} triples missing, "
                           f"{len(failed)} requests failed (first: {why}); rerun to retry them")
         return counts
-    ctx.store.finish(manifest, *parts, counts=counts, extra=extra)
+    step.finish(counts=counts, extra=extra)
     ctx.console.print(f"synth {name}: {summary['triples']:,} triples, unclosed "
                       f"{summary['unclosed_share']:.1%}, {retries} retries → {shards}")
     return counts
@@ -323,7 +323,7 @@ def _generate(ctx: StageContext, name: str, ds: Any, teacher: Any, settings: Any
                     writer.write(triple(seed, j, tid, gen))
                 progress.update(len(missing), tokens=0, unclosed=int(not gen.think_closed), retries=0)
             return {}, []
-        client = _engine_client(ds.engine, settings, str(recipe.path), f"synth.datasets.{name}.engine")
+        client = _engine_client(ctx.plugins, ds.engine, settings, str(recipe.path), f"synth.datasets.{name}.engine")
         requests: Iterator[ChatRequest] = (
             teacher.request(settings, seed.id, seed.instruction, len(missing),
                             system_prompt=ds.system_prompt,
@@ -368,7 +368,7 @@ def run(ctx: StageContext) -> None:
         run_dataset(ctx, name)
 
 
-def plan(recipe: Recipe) -> list[str]:
+def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
     lines = []
     for name in _order(recipe):
         ds = recipe.synth.datasets[name]

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from jre.errors import UserError
+from jre.plugin_manager import PluginSet
 from jre.recipe import Recipe
 from jre.recipe import config_hash as hash_of
 from jre.stages import Stage, StageContext
@@ -58,15 +58,18 @@ def run_in_process(recipe: Recipe, store: Any, *, force: bool = False, console: 
     config_hash = recipe.section_hash("train")
     inputs = _inputs(store)
     rank0 = os.environ.get("RANK", "0") == "0"
-    if not force and paths.model.is_dir() and store.is_fresh("train", config_hash=config_hash, inputs=inputs):
+    step = store.step("train", config_hash=config_hash, inputs=inputs, force=force, outputs=[paths.model])
+    if step.fresh:
         if console is not None and rank0:
             console.print("train: up to date (use --force to retrain)")
         return
-    manifest = store.begin("train", config_hash=config_hash, inputs=inputs) if rank0 else None
-    counts = train(recipe, store, force=force, console=console,
-                   identity=hash_of({"train": config_hash, "inputs": inputs}))
-    if manifest is not None:
-        store.finish(manifest, counts=counts, extra={"model": str(paths.model), "log": str(paths.log)})
+    identity = hash_of({"train": config_hash, "inputs": inputs})
+    if not rank0:  # rank 0 alone writes the manifest
+        train(recipe, store, force=force, console=console, identity=identity)
+        return
+    with step:
+        counts = train(recipe, store, force=force, console=console, identity=identity)
+        step.finish(counts=counts, extra={"model": str(paths.model), "log": str(paths.log)})
     if console is not None and rank0:
         console.print(f"train: {counts['steps']} steps, loss {_loss(counts['first_loss'])} → "
                       f"{_loss(counts['last_loss'])}; "
@@ -120,7 +123,7 @@ def run(ctx: StageContext) -> None:
         raise UserError(f"training workers exited with status {status}", where=str(recipe.path))
 
 
-def plan(recipe: Recipe) -> list[str]:
+def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
     from jre.lib.train.launch import launch_command, world_size
 
     t = recipe.train
@@ -142,7 +145,7 @@ def plan(recipe: Recipe) -> list[str]:
     return lines
 
 
-STAGE = Stage(name="train", run=run, plan=plan, check=check,
+STAGE = Stage(name="train", run=run, plan=plan, check=check, print_only=("print_launch",),
               help="Fine-tune [train].base_model on the mix dataset of RECIPE_FILE.",
               options=[click.Option(["--print-launch"], is_flag=True,
                                     help="Print the multi-process launch command instead of running it.")])

@@ -7,11 +7,7 @@ import argparse
 import os
 import sys
 
-from jre.console import stage_console
 from jre.errors import UserError
-from jre.recipe import load_recipe
-from jre.stages.train import run_in_process
-from jre.store import RunStore
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,12 +21,12 @@ def main(argv: list[str] | None = None) -> None:
     ns = parser.parse_args(argv)
     if ns.local_rank is not None:
         os.environ.setdefault("LOCAL_RANK", str(ns.local_rank))
+    from jre.run import Run, execute  # jre.run imports the stages, which import this package
+
     try:
-        recipe = load_recipe(ns.recipe)
-        if recipe.train is None:
-            raise UserError("the recipe has no [train] table", where=ns.recipe)
-        store = RunStore.for_recipe(recipe, ns.run_dir)
-        run_in_process(recipe, store, force=ns.force, console=stage_console())
+        # Inside the launcher the train stage trains in this process (one rank).
+        execute(Run.load(ns.recipe, run_dir=ns.run_dir, force=ns.force), ["train"], announce=False,
+                check=False)
     except UserError as exc:
         print(str(exc), file=sys.stderr)
         sys.exit(2)

@@ -201,8 +201,8 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
     if missing:
         (out / RESULTS).unlink(missing_ok=True)  # it would summarise other samples than are here
         step.incomplete(counts={"items": len(items), "samples": len(records),
-                             "expected_samples": len(wanted), "missing_samples": len(missing)},
-                     extra={"failed_requests": [list(f) for f in failed[:20]]})
+                                "expected_samples": len(wanted), "missing_samples": len(missing)},
+                        extra={"failed_requests": [list(f) for f in failed[:20]]})
         raise IncompleteBenchmark(name, len(missing), len(wanted), _reason(engine, failed))
     if benchmark.judged:
         from jre.judge import JudgeIncomplete, judge_and_summarize
@@ -213,9 +213,8 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
                                           bootstrap=section.bootstrap, seed=recipe.seed)
         except JudgeIncomplete as exc:  # like missing samples: the other benchmarks still run
             (out / RESULTS).unlink(missing_ok=True)
-            store.finish(manifest, name, status="incomplete",
-                         counts={"items": len(items), "samples": len(records),
-                                 "missing_judgments": exc.missing})
+            step.incomplete(counts={"items": len(items), "samples": len(records),
+                                    "missing_judgments": exc.missing})
             incomplete = IncompleteBenchmark(name, exc.missing, exc.expected, "")
             incomplete.message = exc.message
             raise incomplete from None

@@ -13,6 +13,7 @@ import click
 from jre import __version__
 from jre.errors import UserError
 from jre.kinds import KINDS
+from jre.plugin_manager import PluginSet, get_plugins
 
 
 def _debug_enabled(ctx: click.Context | None) -> bool:
@@ -36,11 +37,16 @@ class JreGroup(click.Group):
             ctx.exit(130)
 
 
-def _version_message() -> str:
-    from jre.plugin_manager import get_plugins
+def _plugins() -> PluginSet:
+    """The plugin set :func:`main` put on the click context (the installed one otherwise)."""
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(PluginSet) if ctx is not None else None
+    return found if found is not None else get_plugins()
 
+
+def _version_message() -> str:
     lines = [f"jre {__version__}"]
-    plugins = get_plugins()
+    plugins = _plugins()
     dists = sorted({src for src in plugins.sources.values() if src[0] != "jre"})
     lines += [f"  plugin distribution {dist} {version}" for dist, version in dists]
     lines += [f"  broken plugin {b.plugin} ({b.distribution}): {b.error}" for b in plugins.broken]
@@ -67,9 +73,7 @@ def cli(debug: bool) -> None:
               help="Only plugins of this kind.")
 def plugins_command(as_json: bool, kind: str | None) -> None:
     """List every engine, teacher, mixer, benchmark and analysis, and any broken plugin."""
-    from jre.plugin_manager import get_plugins
-
-    plugins = get_plugins()
+    plugins = _plugins()
     rows = []
     for k, registry in plugins.registries.items():
         if kind and k != kind:
@@ -122,10 +126,9 @@ def recipe_group() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 def recipe_check(file: Path) -> None:
     """Validate FILE and what its stages need; one line per problem, exit 2 if there is one."""
-    from jre.plugin_manager import PluginSet
     from jre.run import Run
 
-    run = Run.load(file, plugins=click.get_current_context().find_object(PluginSet))
+    run = Run.load(file, plugins=_plugins())
     recipe = run.recipe
     run.check(recipe.stages())
     click.echo(f"{file}: ok ({recipe.name}; stages: {', '.join(recipe.stages()) or 'none'})")
@@ -160,10 +163,9 @@ def run_command(file: Path, only: tuple[str, ...], until: str | None, dry_run: b
                 run_dir: Path | None) -> None:
     """Run every stage FILE declares, in order; finished stages are skipped."""
     from jre.pipeline import run_recipe
-    from jre.plugin_manager import PluginSet
 
     run_recipe(file, only=only, until=until, dry_run=dry_run, force=force, run_dir=run_dir,
-               plugins=click.get_current_context().find_object(PluginSet))
+               plugins=_plugins())
 
 
 @cli.command("jobs")
@@ -231,22 +233,24 @@ def new_plugin(kind: str, name: str, directory: Path) -> None:
     click.echo(f"wrote {folder}; install it with: pip install -e {folder}")
 
 
-def _add_stage_and_plugin_commands() -> None:
-    from jre.plugin_manager import add_plugin_commands, get_plugins
+def _add_stage_and_plugin_commands(plugins: PluginSet) -> None:
+    from jre.plugin_manager import add_plugin_commands
     from jre.stages import available_stages
 
     for stage in available_stages().values():
         cli.add_command(stage.command())
-    add_plugin_commands(get_plugins(), cli)
+    add_plugin_commands(plugins, cli)
 
 
-def main() -> None:
-    """Console-script entry point."""
+def main(plugins: PluginSet | None = None) -> None:
+    """Console-script entry point. ``plugins`` replaces the installed plugin set (a test or an
+    embedding program passes its own; the commands find it on the click context)."""
     try:
-        _add_stage_and_plugin_commands()
+        plugins = plugins if plugins is not None else get_plugins()
+        _add_stage_and_plugin_commands(plugins)
     except UserError as exc:
         if "--debug" in sys.argv or os.environ.get("JRE_DEBUG") == "1":
             raise
         click.echo(str(exc), err=True)
         sys.exit(2)
-    cli(prog_name="jre")
+    cli(prog_name="jre", obj=plugins)

@@ -304,11 +304,13 @@ def test_a_run_stopped_after_the_first_turns_resumes_at_the_second(tmp_path: Pat
 
 
 def test_dry_run_plan_names_turns_and_judge(tmp_path: Path, server) -> None:
+    from jre.plugin_manager import get_plugins
     from jre.recipe import load_recipe
     from jre.stages.eval import STAGE
 
     entry = bench("mt_bench_ja", MT / "question_ja.jsonl", server)
     del entry["n"]
-    recipe = load_recipe(evalkit.write_recipe(tmp_path, [entry], engine(server)))
-    [line] = STAGE.plan(recipe)
+    plugins = get_plugins()
+    recipe = load_recipe(evalkit.write_recipe(tmp_path, [entry], engine(server)), plugins)
+    [line] = STAGE.plan(recipe, plugins)
     assert "N=5 T=0.6 top_p=0.95" in line and line.endswith("2 turns, judge openai")

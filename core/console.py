@@ -4,6 +4,7 @@ where it is not (a log file or a pipe keeps each message on one greppable line).
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from rich.console import Console
@@ -12,10 +13,22 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColum
 
 
 def quiet_library_bars() -> None:
-    """Silence the progress bars of datasets, transformers and huggingface_hub; jre shows its own."""
+    """Silence the progress bars of datasets, transformers and huggingface_hub; jre shows its own.
+
+    The environment switches cover libraries imported later; one already imported read them
+    at import time, so it is told directly.
+    """
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    if "huggingface_hub" in sys.modules:
+        sys.modules["huggingface_hub"].utils.disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+    if "datasets" in sys.modules:
+        sys.modules["datasets"].disable_progress_bars()
 
 
 def stage_console() -> Console:

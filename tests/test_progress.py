@@ -51,3 +51,19 @@ def test_hf_engine_reports_each_decoding_step(tiny_model):
     assert steps and steps[0] == (1, 6)
     assert [s for s, _ in steps] == list(range(1, len(steps) + 1))
     assert len(steps) >= gen.completion_tokens  # one call per decoding step of the batch
+
+
+def test_library_bars_are_silenced_even_when_already_imported():
+    import datasets
+    import huggingface_hub
+    from transformers.utils import logging as transformers_logging
+
+    from jre.console import stage_console
+
+    huggingface_hub.utils.enable_progress_bars()
+    transformers_logging.enable_progress_bar()
+    datasets.enable_progress_bars()
+    stage_console()
+    assert huggingface_hub.utils.are_progress_bars_disabled()
+    assert not transformers_logging.is_progress_bar_enabled()
+    assert not datasets.is_progress_bar_enabled()

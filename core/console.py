@@ -33,10 +33,11 @@ def quiet_library_bars() -> None:
 
 def stage_console() -> Console:
     """A stderr console; off a terminal it never wraps lines, so paths and numbers stay whole
-    (rules and tables keep rich's default width there)."""
+    (rules and tables keep rich's default width there). Markup is off: what stages print
+    holds paths, recipe table names (``[eval]``) and plugin text, never rich tags."""
     quiet_library_bars()
-    console = Console(stderr=True)
-    return console if console.is_terminal else Console(stderr=True, soft_wrap=True)
+    console = Console(stderr=True, markup=False)
+    return console if console.is_terminal else Console(stderr=True, soft_wrap=True, markup=False)
 
 
 class StageProgress:

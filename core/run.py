@@ -24,6 +24,21 @@ from jre.study import run_study, study_problems
 from rich.console import Console
 
 
+#: ``<run>/recipe.origin``: the path of the recipe file ``<run>/recipe.toml`` was copied from.
+ORIGIN = "recipe.origin"
+
+
+def recipe_base_dir(run_root: Path) -> Path:
+    """The folder a run's relative data paths resolve against: the original recipe's, when
+    ``recipe.origin`` names one that still exists, else the run folder itself."""
+    origin = run_root / ORIGIN
+    if origin.exists():
+        source = Path(origin.read_text(encoding="utf-8").strip())
+        if source.exists():
+            return source.parent
+    return run_root
+
+
 @dataclass
 class Run:
     """A loaded recipe bound to its run folder, plugin set, console and switches.
@@ -79,7 +94,15 @@ class Run:
         return [(name, stages[name].plan(self.recipe, self.plugins)) for name in chosen]
 
     def copy_recipe(self) -> Path:
-        """Write the recipe as run to ``<run>/recipe.toml`` (unchanged text is not rewritten)."""
+        """Write the recipe as run to ``<run>/recipe.toml`` (unchanged text is not rewritten),
+        and beside it ``recipe.origin``: the file it came from, against which its relative data
+        paths resolve (analyses that reload a run's recipe need that folder, not the copy's)."""
+        if self.recipe.path is not None:
+            origin = self.store.root / ORIGIN
+            origin.parent.mkdir(parents=True, exist_ok=True)
+            text = str(self.recipe.path.resolve()) + "\n"
+            if not origin.exists() or origin.read_text(encoding="utf-8") != text:
+                origin.write_text(text, encoding="utf-8")
         path = self.store.root / "recipe.toml"
         if not path.exists() or path.read_text(encoding="utf-8") != self.recipe_text:
             path.parent.mkdir(parents=True, exist_ok=True)

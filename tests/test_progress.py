@@ -67,3 +67,10 @@ def test_library_bars_are_silenced_even_when_already_imported():
     assert huggingface_hub.utils.are_progress_bars_disabled()
     assert not transformers_logging.is_progress_bar_enabled()
     assert not datasets.is_progress_bar_enabled()
+
+
+def test_stage_console_prints_brackets_as_written(capsys):
+    from jre.console import stage_console
+
+    stage_console().print("checked against the [eval] benchmarks; (install jre[vllm])")
+    assert "the [eval] benchmarks; (install jre[vllm])" in capsys.readouterr().err

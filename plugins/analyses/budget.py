@@ -50,6 +50,7 @@ def _curves(run: str, folder: Path, config: BudgetConfig) -> list[dict[str, Any]
     from jre.budget import budget_curve
     from jre.plugin_manager import get_plugins
     from jre.recipe import load_recipe
+    from jre.run import recipe_base_dir
     from jre.store import iter_records
 
     recipe_path = folder / "recipe.toml"
@@ -68,8 +69,11 @@ def _curves(run: str, folder: Path, config: BudgetConfig) -> list[dict[str, Any]
         if ref is None or not max_tokens:
             continue
         plugin = get_plugins().get("benchmark", ref.name)
-        benchmark = plugin.bind(ref.config, recipe_path.parent)
-        items = benchmark.load(ref.config, recipe_path.parent).items
+        if plugin.judged or plugin.turns > 1:
+            continue  # a judge's rating cannot be recomputed for a cut answer without asking it
+        base_dir = recipe_base_dir(folder)  # relative data paths follow the original recipe
+        benchmark = plugin.bind(ref.config, base_dir)
+        items = benchmark.load(ref.config, base_dir).items
         name = config.tokenizer or results.get("model")
         if not name:
             raise UserError(f"no tokenizer for run {run}: its results name no model",

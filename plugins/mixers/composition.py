@@ -276,7 +276,7 @@ class CompositionMixer(Mixer):
                 except (OSError, ValueError) as exc:
                     tok_note = f"tokenizer {tok_name!r} could not be loaded ({exc.__class__.__name__}); lengths not measured"
                     if ctx.console:
-                        ctx.console.print(f"[yellow]warning:[/yellow] {tok_note}")
+                        ctx.console.print(f"warning: {tok_note}")
 
             # Pass 2: stream the chosen rows into Parquet shards.
             writer = ParquetShards(ctx.out_dir, rows_per_file=config.rows_per_file)

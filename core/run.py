@@ -148,7 +148,17 @@ def execute(run: Run, chosen: Sequence[str], *, announce: bool = True, check: bo
     for name in chosen:
         if announce:
             run.console.rule(f"{recipe.name}: {name}")
-        stages[name].run(ctx)
+        run_stage(stages[name], ctx)
+
+
+def run_stage(stage: Stage, ctx: StageContext) -> None:
+    """Run one stage; if it raises (a bug, Ctrl-C, a user error mid-way), every manifest it
+    began and did not finish is recorded ``failed`` with the error (:meth:`RunStore.fail_open`)."""
+    try:
+        stage.run(ctx)
+    except BaseException as exc:
+        ctx.store.fail_open(exc)
+        raise
 
 
 __all__ = ["Run", "Stage", "execute", "select_stages"]

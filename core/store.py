@@ -148,6 +148,7 @@ class RunStore:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self._open: dict[int, tuple[Manifest, tuple[str, ...]]] = {}  # begun, not finished
 
     @classmethod
     def for_recipe(cls, recipe: Any, override: str | Path | None = None) -> RunStore:
@@ -206,12 +207,22 @@ class RunStore:
         manifest = Manifest(stage=stage, config_hash=config_hash, inputs=dict(inputs or {}),
                             jre_version=__version__, plugins=dict(plugins or {}))
         write_json_atomic(self.manifest_path(stage, *parts), asdict(manifest))
+        self._open[id(manifest)] = (manifest, parts)
         return manifest
+
+    def fail_open(self, exc: BaseException) -> None:
+        """Record ``failed`` (with the error) on every manifest begun and not finished: what
+        :func:`jre.run.execute` does when a stage raises, so no stage leaves a ``running``
+        manifest behind and a rerun redoes that work."""
+        for manifest, parts in list(self._open.values()):
+            self.finish(manifest, *parts, extra={"error": f"{type(exc).__name__}: {exc}"},
+                        status="failed")
 
     def finish(self, manifest: Manifest, *parts: str, counts: dict[str, Any] | None = None,
                extra: dict[str, Any] | None = None, status: str = "complete") -> Manifest:
         """Record the outcome: ``complete``, or ``incomplete`` when some work is still missing
         (a rerun then does it instead of saying "up to date")."""
+        self._open.pop(id(manifest), None)
         manifest.status = status
         manifest.finished = _now()
         manifest.counts.update(counts or {})

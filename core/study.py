@@ -258,7 +258,7 @@ def run_study(run: Run, wanted: Sequence[str]) -> Path | None:
     """
     import time
 
-    from jre.run import execute  # jre.run imports this module
+    from jre.run import execute, run_stage  # jre.run imports this module
 
     recipe, store, console = run.recipe, run.store, run.console
     assert recipe.study is not None
@@ -291,7 +291,7 @@ def run_study(run: Run, wanted: Sequence[str]) -> Path | None:
     for stage in ("analyze", "report"):
         if stage in wanted:
             console.rule(f"{recipe.name}: {stage}")
-            stages[stage].run(ctx)
+            run_stage(stages[stage], ctx)
     if "report" in wanted:
         report = store.root / "report" / "report.html"
     print_summary(recipe, store, names, grid, time.monotonic() - started, report, console)

@@ -167,3 +167,37 @@ benchmarks = [{ name = "shifted", count = 4, max_tokens = 32, temperature = 0.0 
 
 def test_every_stage_is_known_to_the_run():
     assert list(available_stages()) == ["synth", "mix", "train", "eval", "analyze", "report"]
+
+
+class _Exploding(ScriptedEngine):
+    """Answers, then fails mid-benchmark the way a crashing server client would."""
+
+    name = "exploding"
+
+    def load(self, config):  # type: ignore[no-untyped-def]
+        client = super().load(config)
+        generate = client.generate
+
+        def broken(requests):  # type: ignore[no-untyped-def]
+            for i, pair in enumerate(generate(requests)):
+                if i == 2:
+                    raise RuntimeError("connection reset by peer")
+                yield pair
+
+        client.generate = broken
+        return client
+
+
+def test_a_stage_that_raises_leaves_a_failed_manifest_not_a_running_one(tmp_path: Path) -> None:
+    import pytest
+
+    plugins = plugin_set(objects=[_Exploding()])
+    text = RECIPE.replace('name = "scripted"', 'name = "exploding"')
+    (tmp_path / "run" / "mix").mkdir(parents=True)  # eval alone: the model is the scripted one
+    run = tmp_run(tmp_path, text, plugins=plugins)
+    with pytest.raises(RuntimeError, match="connection reset"):
+        execute(run, ["eval"], check=False)
+    manifest = json.loads((tmp_path / "run" / "eval" / "arith_en" / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    assert manifest["extra"]["error"] == "RuntimeError: connection reset by peer"
+    assert manifest["finished"]

@@ -209,7 +209,8 @@ def jobs_command(file: Path, scheduler: str, out: Path | None, shards: int, repl
     for script in scripts:
         (out / script.filename).write_text(script.text, encoding="utf-8")
     (out / "submit.sh").write_text(submit, encoding="utf-8")
-    click.echo(f"wrote {', '.join(s.filename for s in scripts)} and submit.sh to {out}; submit with: bash {out / 'submit.sh'}")
+    names = ", ".join(s.filename for s in scripts)
+    click.echo(f"wrote {names} and submit.sh to {out}; submit with: bash {out / 'submit.sh'}")
 
 
 @cli.group("new")

@@ -263,8 +263,9 @@ def extract_choice(text: str | None, letters: str = "ABCD") -> str | None:
 # (``wait, actually the answer is 6``); without a box, the last answer statement
 # (``答えは12です``, ``答え：４``, ``全部で6通りです``, ``よって x = 3``, ``the answer is 5``) — never
 # merely the last number, which may come from the problem; else a value stated with a copula
-# (``…は 13 です``); else a last line that is only an expression. The value is cleaned for math-verify: counters and units (``12個``, ``6通り``)
-# dropped, ``°`` → ``^\circ``, ``√3`` → ``\sqrt{3}``, ``π`` → ``\pi``, ``1,000`` → ``1000``.
+# (``…は 13 です``); else a last line that is only an expression. The value is cleaned for
+# math-verify: counters and units (``12個``, ``6通り``) dropped, ``°`` → ``^\circ``,
+# ``√3`` → ``\sqrt{3}``, ``π`` → ``\pi``, ``1,000`` → ``1000``.
 
 _CJK = r"\u3040-\u30ff\u3400-\u9fff\u3005\u30f6"
 _NUMBER = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?)"

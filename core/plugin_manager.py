@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 from typing import Any, TypeVar, overload
 
 import pluggy
+
 from jre import hookspecs
 from jre.errors import PluginError
 from jre.kinds import KINDS, Plugin, kind_of

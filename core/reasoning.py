@@ -7,7 +7,8 @@ Every engine's output goes through here, so a reasoning failure (a trace whose
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from jre.records import Generation
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from jre.console import stage_console
 from jre.errors import UserError, all_errors
 from jre.plugin_manager import PluginSet, get_plugins
@@ -21,7 +23,6 @@ from jre.recipe import STAGE_ORDER, Recipe, load_recipe
 from jre.stages import Stage, StageContext, available_stages, stage_problems
 from jre.store import RunStore
 from jre.study import run_study, study_problems
-from rich.console import Console
 
 
 @dataclass

@@ -35,9 +35,10 @@ from jre.store import RunStore
 from jre.toml_text import toml_dumps
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from rich.console import Console
+
     from jre.recipe import Recipe
     from jre.run import Run
-    from rich.console import Console
 
 EXPERIMENT_STAGES = ("synth", "mix", "train", "eval")
 

@@ -6,8 +6,8 @@ Used by the tests and the CPU quickstart: saved with ``save_pretrained`` and loa
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from jre.chat import SPECIAL_TOKENS
 

@@ -29,9 +29,10 @@ failure rate, bootstrap interval, the details file) is done by the eval stage::
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -140,7 +141,7 @@ class Benchmark(Plugin):
     # and score.
     judged: ClassVar[bool] = False
 
-    def bind(self, config: Any, base_dir: Path | None = None) -> "Benchmark":
+    def bind(self, config: Any, base_dir: Path | None = None) -> Benchmark:
         """The benchmark a recipe entry runs: ``self``, or (for a plugin that stands for many
         benchmarks, like the lm-eval bridge) an object for the one ``config`` names. Its
         :attr:`name` names the results folder."""

@@ -39,13 +39,13 @@ class MixContext:
     report the share of examples longer than it; ``overlength`` what training does with them.
     """
 
-    recipe: "Recipe"
-    store: "RunStore"
+    recipe: Recipe
+    store: RunStore
     out_dir: Path
     tokenizer: str | None = None
     max_length: int | None = None
     overlength: str = "drop"
-    console: "Console | None" = None
+    console: Console | None = None
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Mixer(Plugin):
 
     kind: ClassVar[str] = "mixer"
 
-    def plan(self, config: BaseModel | None, recipe: "Recipe") -> list[str]:
+    def plan(self, config: BaseModel | None, recipe: Recipe) -> list[str]:
         """Lines describing what :meth:`mix` would build, without reading any data."""
         return [f"mixer {self.name}"]
 

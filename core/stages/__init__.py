@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+
 from jre.console import stage_console
 from jre.errors import UserError
 from jre.plugin_manager import PluginSet, get_plugins
 from jre.recipe import STAGE_ORDER, Recipe
 from jre.store import RunStore
-from rich.console import Console
 
 
 @dataclass

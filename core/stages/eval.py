@@ -33,13 +33,13 @@ from typing import Any
 
 from jre.console import StageProgress
 from jre.errors import UserError
+from jre.evaluate import rescore
 from jre.kinds import Engine
 from jre.kinds.benchmark import Benchmark
 from jre.plugin_manager import PluginSet
-from jre.evaluate import rescore
-from jre.recipe import Recipe, config_hash, resolved_dict
-from jre.store import dumps_json
+from jre.recipe import Recipe, config_hash, required, resolved_dict
 from jre.stages import Stage, StageContext
+from jre.store import dumps_json
 
 DETAILS = "details.jsonl"
 RESULTS = "results.json"
@@ -60,7 +60,7 @@ def check(recipe: Recipe, store: Any, planned: set[str]) -> list[UserError]:
 def model_path(recipe: Recipe, store: Any) -> tuple[str, dict[str, str]]:
     """The model to evaluate and what identifies it: the engine's ``model`` (a path taken
     relative to the recipe when it exists there), else ``<run>/train/model``."""
-    section = recipe.eval
+    section = required(recipe.eval, "eval")
     cfg = section.engine.config
     model = getattr(cfg, "model", None) if cfg is not None else None
     if model:
@@ -93,7 +93,7 @@ class _LazyEngine:
 
     def get(self):
         if self.client is None:
-            ref = self.recipe.eval.engine
+            ref = required(self.recipe.eval, "eval").engine
             engine = self.plugins.get(Engine, ref.name)
             cfg = ref.config
             if cfg is not None and "model" in type(cfg).model_fields:
@@ -136,7 +136,7 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
     from jre.store import ShardWriter, iter_records, write_json_atomic
 
     recipe, store = ctx.recipe, ctx.store
-    section = recipe.eval
+    section = required(recipe.eval, "eval")
     ref = section.benchmarks[index]
     cfg = ref.config
     benchmark = _bind(ref, recipe, index, ctx.plugins)
@@ -276,7 +276,8 @@ def _reason(engine: _LazyEngine, failed: list[tuple[str, str]]) -> str:
     if failed:
         more = f"; {len(failed) - 1} more failed requests" if len(failed) > 1 else ""
         return failed[0][1] + more
-    return f"engine {engine.recipe.eval.engine.name} returned fewer samples than requested"
+    name = required(engine.recipe.eval, "eval").engine.name
+    return f"engine {name} returned fewer samples than requested"
 
 
 def _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name, done, total,
@@ -287,13 +288,6 @@ def _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name, 
 
     from jre.evaluate import sample_id, score_samples
     from jre.records import ChatRequest
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
 
     requests = []
     prompts = {}
@@ -349,7 +343,7 @@ def run(ctx: StageContext) -> None:
     engine = _LazyEngine(recipe, model, ctx.plugins)
     incomplete: list[IncompleteBenchmark] = []
     try:
-        for index, ref in enumerate(recipe.eval.benchmarks):
+        for index in range(len(required(recipe.eval, "eval").benchmarks)):
             try:
                 results = run_benchmark(ctx, index, engine, model_inputs)
             except IncompleteBenchmark as exc:  # the other benchmarks still run
@@ -375,9 +369,9 @@ def run(ctx: StageContext) -> None:
 
 
 def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
-    section = recipe.eval
+    section = required(recipe.eval, "eval")
     lines = []
-    for index, ref in enumerate(section.benchmarks):
+    for ref in section.benchmarks:
         plugin = plugins.get(Benchmark, ref.name)
         if type(plugin).bind is Benchmark.bind:
             benchmark, label = plugin, plugin.name

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from jre.errors import UserError
 from jre.plugin_manager import PluginSet
-from jre.recipe import Recipe
+from jre.recipe import Recipe, required
 from jre.recipe import config_hash as hash_of
 from jre.stages import Stage, StageContext
 
@@ -91,7 +92,7 @@ def run(ctx: StageContext) -> None:
     from jre.lib.train.launch import format_command, grad_accumulation, inside_launcher, launch_command, world_size
 
     recipe = ctx.recipe
-    section = recipe.train
+    section = required(recipe.train, "train")
     if section.launch.launcher == "none" or inside_launcher():
         if ctx.options.get("print_launch"):
             raise UserError("--print-launch needs [train.launch] launcher = torchrun, accelerate or deepspeed",
@@ -126,7 +127,7 @@ def run(ctx: StageContext) -> None:
 def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
     from jre.lib.train.launch import launch_command, world_size
 
-    t = recipe.train
+    t = required(recipe.train, "train")
     world = world_size(t)
     lines = [f"base model {t.base_model}",
              f"lr {t.learning_rate:g}, epochs {t.epochs:g}" + (f", max_steps {t.max_steps}" if t.max_steps else "")
@@ -137,7 +138,6 @@ def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
              + (f", DeepSpeed ZeRO-{t.deepspeed.stage}" if t.deepspeed else "")]
     if t.launch.launcher != "none":
         from jre.lib.train.launch import format_command
-
         from jre.store import RunStore
 
         root = RunStore.for_recipe(recipe).root

@@ -117,7 +117,7 @@ def fit_subsets(y: Any, X: Any, *, count_variance: bool = False,
     return out
 
 
-class Aicc(Analysis):
+class Aicc(Analysis[AiccConfig]):
     """Which experiment factors best explain each benchmark's failure rate (AICc selection)."""
 
     name = "aicc"

@@ -105,7 +105,7 @@ def _figure(table: Any) -> bytes:
     return figure_png(fig)
 
 
-class Budget(Analysis):
+class Budget(Analysis[BudgetConfig]):
     """Failure rate and score vs token budget per run and benchmark, without regenerating."""
 
     name = "budget"

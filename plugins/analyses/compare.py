@@ -166,7 +166,7 @@ def _holm(table: Any) -> None:
         table.loc[known, "significant_holm"] = reject
 
 
-class Compare(Analysis):
+class Compare(Analysis[CompareConfig]):
     """Deltas between runs, per benchmark, with 95 % intervals."""
 
     name = "compare"

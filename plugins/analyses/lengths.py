@@ -6,8 +6,9 @@ the assistant turn exactly as training sees it (``<think>\\n…\\n</think>\\n\\n
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from pydantic import Field
 
@@ -59,7 +60,7 @@ def select_datasets(inputs: AnalysisInputs, names: list[str] | None, field: str)
     return {n: f for n, f in chosen.items() if f}
 
 
-class Lengths(Analysis):
+class Lengths(Analysis[LengthsConfig]):
     """Token lengths of trace+response per dataset."""
 
     name = "lengths"

@@ -69,7 +69,7 @@ def nll_batches(model, tokenizer, examples, *, batch_size: int, max_length: int,
         yield float(loss), int((shift_labels != -100).sum())
 
 
-class Perplexity(Analysis):
+class Perplexity(Analysis[PplConfig]):
     """Perplexity of each dataset's trace+response under the model before training."""
 
     name = "ppl"

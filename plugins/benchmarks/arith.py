@@ -2,9 +2,9 @@
 
 Items come from the ``arith`` teacher's generator (:func:`jre.plugins.teachers.arith.make_problem`)
 on its ``test`` split, which holds the problems whose arithmetic hashes into one bucket in
-five; training seeds never come from it, so no test problem was seen in training. ``path`` replaces them with a local file
-(fields ``question`` and ``answer``). The answer is the number after ``Answer:`` / ``答え:``,
-else the last integer of the answer text.
+five; training seeds never come from it, so no test problem was seen in training. ``path``
+replaces them with a local file (fields ``question`` and ``answer``). The answer is the number
+after ``Answer:`` / ``答え:``, else the last integer of the answer text.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ Results go to ``<run>/eval/lm_eval-<task>/``.
 from __future__ import annotations
 
 import math
-from functools import partial
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from pydantic import Field
 

@@ -8,8 +8,9 @@ ids of its requests, so the same requests give the same outputs on every run.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -211,7 +212,7 @@ class HFClient:
             pass
 
 
-class HFEngine(Engine):
+class HFEngine(Engine[HFConfig]):
     """transformers ``generate``: batched, left-padded, seeded, on CPU or GPU."""
 
     name = "hf"

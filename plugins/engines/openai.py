@@ -24,7 +24,8 @@ import queue
 import random
 import threading
 import time
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from pydantic import Field, field_validator
 
@@ -207,7 +208,7 @@ class OpenAIClient:
                                             f"(it serves {', '.join(map(str, ids[:5]))})",
                                             where=url, field="engine.model")
                 alive.append(url)
-            except (aiohttp.ClientConnectionError, asyncio.TimeoutError, ValueError) as exc:
+            except (TimeoutError, aiohttp.ClientConnectionError, ValueError) as exc:
                 self.stats["errors"]["unreachable"] = self.stats["errors"].get("unreachable", 0) + 1
                 last = f"cannot reach the endpoint ({type(exc).__name__})"
                 if len(self.urls) == 1:
@@ -341,7 +342,7 @@ class OpenAIClient:
                 raw = await r.read()
                 status = r.status
                 retry_after = _retry_after(r.headers.get("Retry-After"))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise _Retry("timeout") from None
         except aiohttp.ClientConnectorError as exc:
             raise _Retry("connection") from exc
@@ -427,7 +428,7 @@ def _error_message(raw: bytes) -> str:
         return raw[:500].decode("utf-8", "replace")
 
 
-class OpenAIEngine(Engine):
+class OpenAIEngine(Engine[OpenAIConfig]):
     """Any OpenAI-compatible chat-completions server, or a pool of them."""
 
     name = "openai"

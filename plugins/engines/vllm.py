@@ -14,13 +14,14 @@ Harmony channels (``reasoning_format = "harmony"``); ``chat_template_kwargs`` ca
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from pydantic import Field, field_validator
 
 from jre import hookimpl
-from jre.errors import UserError
 from jre.budget import close_position
+from jre.errors import UserError
 from jre.kinds.engine import Engine, EngineConfig, chat_template_flags, new_stats, split_generation
 from jre.records import ChatRequest, Generation, Sampling
 
@@ -183,14 +184,14 @@ class VLLMClient:
             pass
 
 
-class VLLMEngine(Engine):
+class VLLMEngine(Engine[VLLMConfig]):
     """Offline batch generation with vLLM on one or more GPUs."""
 
     name = "vllm"
     description = "offline vllm.LLM batch generation on GPUs (install jre[vllm])"
     config_model = VLLMConfig
 
-    def check_sampling(self, config: Any, sampling: Sampling) -> str | None:
+    def check_sampling(self, config: VLLMConfig | None, sampling: Sampling) -> str | None:
         return sampling_problem(sampling)
 
     def load(self, config: VLLMConfig | None) -> VLLMClient:

@@ -34,11 +34,11 @@ from pydantic import Field, model_validator
 from jre import hookimpl
 from jre.errors import UserError
 from jre.kinds.base import StrictModel
-from jre.kinds.mixer import MIX_COLUMNS, Mixer, MixContext, MixResult
+from jre.kinds.mixer import MIX_COLUMNS, MixContext, Mixer, MixResult
 from jre.plugins.mixers._select import Candidates, instruction_hash, priority, select
 from jre.plugins.mixers._sources import Source, resolve_source
-from jre.rows import iter_rows
 from jre.plugins.mixers._write import ParquetShards, TokenCounter, load_tokenizer, to_example
+from jre.rows import iter_rows
 
 _PASS1_COLUMNS = ("id", "instruction", "trace", "response", "lang_in", "finish_reason", "meta")
 
@@ -58,7 +58,7 @@ class Component(StrictModel):
     allow_fewer: bool | None = None
 
     @model_validator(mode="after")
-    def _one_source_form(self) -> "Component":
+    def _one_source_form(self) -> Component:
         if (self.source is None) == (self.sources is None):
             raise ValueError("give exactly one of `source` or `sources` (a table language → source)")
         if self.sources is not None and self.langs is not None:
@@ -93,7 +93,7 @@ class CompositionConfig(StrictModel):
     decontaminate: bool = False
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "CompositionConfig":
+    def _unique_names(self) -> CompositionConfig:
         names = [c.name for c in self.components]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -159,7 +159,8 @@ class CompositionMixer(Mixer):
         for comp in config.components:
             parts = []
             for lang, spec, count in comp.slots():
-                parts.append(f"{count:,} {lang or 'any language'} ← {spec} (teacher {_teacher_of(comp, lang, spec, recipe)})")
+                teacher = _teacher_of(comp, lang, spec, recipe)
+                parts.append(f"{count:,} {lang or 'any language'} ← {spec} (teacher {teacher})")
                 total += count
             trace = "instruction + response only (trace stripped)" if comp.strip_trace else "with trace"
             domain = f" [{comp.domain}]" if comp.domain else ""
@@ -258,7 +259,8 @@ class CompositionMixer(Mixer):
                             f"{slot.available:,} usable (after filtering and dedupe"
                             + (f"; {slot.dropped['contaminated']:,} dropped as benchmark overlaps"
                                if slot.dropped.get("contaminated") else "")
-                            + "); lower the count or set allow_fewer = true", where=where, field=f"mix.components[{i}].count")
+                            + "); lower the count or set allow_fewer = true",
+                            where=where, field=f"mix.components[{i}].count")
                     slots.append(slot)
                     selections.append(sel)
 
@@ -274,7 +276,8 @@ class CompositionMixer(Mixer):
                 try:
                     counter = TokenCounter(load_tokenizer(tok_name))
                 except (OSError, ValueError) as exc:
-                    tok_note = f"tokenizer {tok_name!r} could not be loaded ({exc.__class__.__name__}); lengths not measured"
+                    tok_note = (f"tokenizer {tok_name!r} could not be loaded ({exc.__class__.__name__}); "
+                                "lengths not measured")
                     if ctx.console:
                         ctx.console.print(f"[yellow]warning:[/yellow] {tok_note}")
 
@@ -335,7 +338,8 @@ class CompositionMixer(Mixer):
         tokens: dict[str, Any] = {"tokenizer": tok_name}
         if counter is not None:
             tokens.update(counter.summary(ctx.max_length, ctx.overlength))
-            tokens["sampled"] = config.length_sample != 0 and tokens.get("measured_rows", 0) < sum(by_component.values())
+            measured = tokens.get("measured_rows", 0)
+            tokens["sampled"] = config.length_sample != 0 and measured < sum(by_component.values())
         else:
             tokens["note"] = tok_note or "no tokenizer given (train.base_model or mix.tokenizer); lengths not measured"
         shortfalls = [f"{s.component}/{s.lang or 'any'}: {s.written:,} of {s.requested:,}"

@@ -172,7 +172,7 @@ class ArithSettings(TeacherSettings):
         return {**super().identity(), "style": self.style, "trace_lang": self.trace_lang}
 
 
-class Arith(Teacher):
+class Arith(Teacher[ArithConfig]):
     """Correct arithmetic triples with a concise or a verbose, self-checking trace."""
 
     name = "arith"

@@ -92,7 +92,7 @@ def fork_pid1(req: dict[str, Any], fds: dict[str, int], sources: list[bytes]) ->
 
 def _setup_failed(exc: BaseException, err: int) -> None:
     try:
-        os.write(err, ("jre-sandbox: setup failed: %r\n" % (exc,)).encode())
+        os.write(err, f"jre-sandbox: setup failed: {exc!r}\n".encode())
     finally:
         _exit(126)
 

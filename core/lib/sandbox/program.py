@@ -12,7 +12,8 @@ import os
 import sys
 import threading
 import types
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _exit = os._exit  # bound early: a program that patches os cannot keep its process alive
 

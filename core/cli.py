@@ -100,8 +100,8 @@ def plugins_command(as_json: bool, kind: str | None) -> None:
     # Plain Text cells: a description such as "(install jre[vllm])" is not rich markup.
     table = Table("kind", "name", "plugin", "distribution", "version", "description")
     for row in rows:
-        name = Text(row["name"]) + (Text(" (duplicate)", style="red") if row["duplicate"] else Text())
-        table.add_row(*(Text(str(row[c])) for c in ("kind",)), name,
+        label = Text(str(row["name"])) + (Text(" (duplicate)", style="red") if row["duplicate"] else Text())
+        table.add_row(*(Text(str(row[c])) for c in ("kind",)), label,
                       *(Text(str(row[c])) for c in ("plugin", "distribution", "version", "description")))
     console = Console(width=max(100, Console().width))
     console.print(table)

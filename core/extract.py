@@ -243,11 +243,11 @@ def extract_choice(text: str | None, letters: str = "ABCD") -> str | None:
         return None if last == _UNDECIDED else last
     verdicts = [m for m in _VERDICT.finditer(text) if m.group(1) in letters]
     if verdicts:
-        last = verdicts[-1]
-        before = text[max(0, last.start() - 12): last.start(1)]
-        if _UNDECIDED_AFTER.match(text[last.end(1):]) or _OR_BEFORE.search(before):
+        verdict = verdicts[-1]
+        before = text[max(0, verdict.start() - 12): verdict.start(1)]
+        if _UNDECIDED_AFTER.match(text[verdict.end(1):]) or _OR_BEFORE.search(before):
             return None  # "A or C is correct"
-        return last.group(1)
+        return verdict.group(1)
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if lines:
         alone = _ALONE.fullmatch(lines[-1])

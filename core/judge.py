@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from jre.errors import UserError
 from jre.kinds.base import StrictModel
+from jre.kinds.engine import Engine
 from jre.records import ChatRequest, Sampling, stable_id
 from jre.sections.refs import EngineRef
 
@@ -64,7 +65,7 @@ class JudgeOptions(StrictModel):
 
         # ValueErrors, so the recipe loader reports them at judge's line like any option.
         try:
-            engine = get_plugins().get("engine", ref.name)
+            engine = get_plugins().get(Engine, ref.name)
         except UserError as exc:
             raise ValueError(exc.message) from None
         try:
@@ -235,7 +236,7 @@ def judge_and_summarize(benchmark: Any, config: Any, items: Sequence[Any],
     failed: list[tuple[str, str]] = []
     try:
         if any(judgment_id(j, settings) not in writer for j in jobs):
-            client = get_plugins().get("engine", config.judge.name).load(config.judge.config)
+            client = get_plugins().get(Engine, config.judge.name).load(config.judge.config)
             try:
                 asked = run_judge(client, jobs, writer, config, settings)
                 failed = list(getattr(client, "failed", []))

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 from jre.engine_checks import sampling_problems
 from jre.errors import UserError, all_errors
 from jre.kinds.base import StrictModel
+from jre.kinds.teacher import Teacher
 from jre.plugin_manager import PluginSet, get_plugins
 from jre.sections.analyze import AnalyzeSection
 from jre.sections.eval import EvalSection
@@ -219,7 +220,7 @@ def parse_recipe(text: str, path: Path, plugins: PluginSet | None = None) -> Rec
     recipe._path = path.resolve()
     if recipe.synth is not None:
         for ds in recipe.synth.datasets.values():
-            ds._offline = not plugins.get("teacher", ds.teacher.name).uses_engine
+            ds._offline = not plugins.get(Teacher, ds.teacher.name).uses_engine
     return recipe
 
 

@@ -154,7 +154,7 @@ class Benchmark(Plugin):
         spec = self.dataset
         if config is None:
             return spec
-        overrides = {k: getattr(config, k, None) for k in ("config", "split", "revision")}
+        overrides: dict[str, Any] = {k: getattr(config, k, None) for k in ("config", "split", "revision")}
         overrides = {k: v for k, v in overrides.items() if v is not None}
         name = getattr(config, "dataset", None)
         if spec is None:

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from jre.kinds.benchmark import Benchmark
+
 _JA = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff66-\uff9f]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 DEFAULT_N = (8, 13)
@@ -88,7 +90,7 @@ def benchmark_index(recipe: Any, n: tuple[int, ...] = DEFAULT_N) -> BenchmarkInd
     base = recipe.path.parent if recipe.path else None
     for i, ref in enumerate(recipe.eval.benchmarks):
         try:
-            benchmark = get_plugins().get("benchmark", ref.name).bind(ref.config, base)
+            benchmark = get_plugins().get(Benchmark, ref.name).bind(ref.config, base)
             items = benchmark.load(ref.config, base).items
         except UserError as exc:
             exc.field = f"eval.benchmarks[{i}]" + (f".{exc.field}" if exc.field else "")

@@ -64,7 +64,7 @@ class SeedSpec(StrictModel):
     path: str | None = None
     count: int | None = Field(default=None, gt=0)
     seed: int = 0
-    mix: dict[str, float] = Field(default_factory=lambda: {"code": 2, "math": 2, "stem": 1})
+    mix: dict[str, float] = Field(default_factory=lambda: dict[str, float](code=2, math=2, stem=1))
     languages: list[str] = Field(default_factory=lambda: ["English"])
     fields: dict[str, str] = Field(default_factory=dict)
     split: str = "train"

@@ -105,12 +105,12 @@ def recipe_inputs(recipe: Recipe, store: RunStore) -> AnalysisInputs:
     if recipe.study is not None and not section.runs:
         from jre.study import study_runs
 
-        runs, study_factors, study_base = study_runs(recipe, store)
-        missing = [name for name, folder in runs.items() if not folder.is_dir()]
+        experiment_runs, study_factors, study_base = study_runs(recipe, store)
+        missing = [name for name, folder in experiment_runs.items() if not folder.is_dir()]
         if missing:
             raise UserError(f"experiment(s) {', '.join(missing)} have not run yet (jre run the study)",
                             where=str(store.root / "experiments"), field="analyze")
-        return gather_inputs(runs, study_factors if factors is None else factors,
+        return gather_inputs(experiment_runs, study_factors if factors is None else factors,
                              study_base or base)
     folders = [recipe.resolve_path(r) for r in section.runs] or [store.root]
     runs: dict[str, Path] = {}

@@ -167,7 +167,7 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
     reextract = previous is not None and previous.plugins != step.plugins
     if previous is not None and (previous.inputs != inputs or ctx.force):
         details.unlink(missing_ok=True)  # stale samples from another model or setting
-    elif step.fresh:
+    elif step.fresh and previous is not None:  # fresh: a previous manifest matched
         if previous.extra.get("details") == details_fingerprint(details):
             ctx.console.print(f"eval {name}: up to date (use --force to redo)")
             return json.loads((out / RESULTS).read_text(encoding="utf-8"))

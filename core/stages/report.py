@@ -284,13 +284,12 @@ def run(ctx: StageContext) -> None:
     section = ctx.recipe.report
     assert section is not None
     recipe = ctx.recipe
-    experiments = ({name: spec.description for name, spec in recipe.study.experiments.items()}
-                   if recipe.study is not None else None)
-    if experiments is not None:
+    experiments = None
+    if recipe.study is not None:
         from jre.study import selected_experiments
 
         _, names = selected_experiments(recipe.study, str(recipe.path))
-        experiments = {name: experiments[name] for name in names}
+        experiments = {name: recipe.study.experiments[name].description for name in names}
     md_path, html_path = build_report(ctx.store.root, section.title or recipe.name, section.precision,
                                       caveat=section.caveat, experiments=experiments)
     ctx.console.print(f"report: {html_path} (Markdown: {md_path})")

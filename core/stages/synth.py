@@ -192,9 +192,9 @@ def _translate(ctx: StageContext, name: str, ds: Any, folder: Path) -> list[Any]
                                                "retries": ds.translate_retries}}
     seeds = SeedSet(report=report)
     for s in source:
-        record = done.get(s.id)
-        if record is not None:
-            seeds.append(Seed(id=s.id, instruction=record["instruction"], lang=ds.lang,
+        translated = done.get(s.id)
+        if translated is not None:
+            seeds.append(Seed(id=s.id, instruction=translated["instruction"], lang=ds.lang,
                               domain=ds.domain or s.domain, source=s.source,
                               meta={**s.meta, "source_id": s.id, "instruction_en": s.instruction}))
     return seeds
@@ -374,9 +374,10 @@ def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
     lines = []
     for name in _order(recipe):
         ds = required(recipe.synth, "synth").datasets[name]
-        origin = (f"translated from {ds.translate_from}" if ds.translate_from
-                  else f"{ds.seeds.loader} seeds" + (f" ×{ds.seeds.count:,}" if ds.seeds.count else "")
-                  + (f" + {ds.seed_margin:.0%} margin" if ds.seeds.count and ds.seed_margin else ""))
+        seeds = ds.seeds
+        origin = (f"translated from {ds.translate_from}" if ds.translate_from or seeds is None
+                  else f"{seeds.loader} seeds" + (f" ×{seeds.count:,}" if seeds.count else "")
+                  + (f" + {ds.seed_margin:.0%} margin" if seeds.count and ds.seed_margin else ""))
         lines.append(f"synth {name}: teacher {ds.teacher.name}, {origin}, {ds.samples} sample(s), "
                      f"lang {ds.lang}")
     return lines

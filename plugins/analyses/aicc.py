@@ -174,7 +174,7 @@ class Aicc(Analysis[AiccConfig]):
                                      "r2": best["r2"] if best else None,
                                      "runner_up": " + ".join(runner_up["factors"]) if runner_up else None,
                                      "runner_up_aicc": runner_up["aicc"] if runner_up else None,
-                                     "tie": bool(runner_up and abs(runner_up["aicc"] - best["aicc"]) < TIE)}
+                                     "tie": bool(runner_up and best and abs(runner_up["aicc"] - best["aicc"]) < TIE)}
             for name in chosen:
                 entry[name] = ""
             if best:

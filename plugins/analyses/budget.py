@@ -16,7 +16,7 @@ from pydantic import Field
 
 from jre import hookimpl
 from jre.errors import UserError
-from jre.kinds import Analysis, StrictModel
+from jre.kinds import Analysis, Benchmark, StrictModel
 from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, figure_png, pyplot
 
 COLUMNS = ["run", "benchmark", "budget", "failure_rate", "score", "cut", "n_samples"]
@@ -67,7 +67,7 @@ def _curves(run: str, folder: Path, config: BudgetConfig) -> list[dict[str, Any]
         max_tokens = (results.get("sampling") or {}).get("max_tokens")
         if ref is None or not max_tokens:
             continue
-        plugin = get_plugins().get("benchmark", ref.name)
+        plugin = get_plugins().get(Benchmark, ref.name)
         benchmark = plugin.bind(ref.config, recipe_path.parent)
         items = benchmark.load(ref.config, recipe_path.parent).items
         name = config.tokenizer or results.get("model")

@@ -175,16 +175,17 @@ class Compare(Analysis[CompareConfig]):
 
     def _pairs(self, config: CompareConfig, runs: list[str]) -> list[tuple[str, str]]:
         if config.pairs:
-            pairs = [tuple(p.strip() for p in pair.split(" vs ")) for pair in config.pairs]
+            # each pair reads "A vs B" (the config's validator checked it)
+            pairs = [(a.strip(), b.strip()) for a, b in (pair.split(" vs ") for pair in config.pairs)]
         else:
-            base = config.baseline or (runs[0] if runs else None)
+            base = config.baseline or (runs[0] if runs else "")  # no runs: no pairs
             pairs = [(r, base) for r in runs if r != base]
         for a, b in pairs:
             for run in (a, b):
                 if run not in runs:
                     raise UserError(f"no run {run!r} in the results; runs: {', '.join(runs)}",
                                     field="analyze.compare.pairs")
-        return pairs  # type: ignore[return-value]
+        return pairs
 
     def run(self, config: CompareConfig | None, inputs: AnalysisInputs) -> AnalysisOutput:
         import pandas as pd

@@ -88,7 +88,8 @@ class Perplexity(Analysis[PplConfig]):
                             field="analyze.ppl.model")
         device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
         tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForCausalLM.from_pretrained(name).to(device).eval()
+        # transformers types the wrapped Module.to as taking the model, not a device
+        model = AutoModelForCausalLM.from_pretrained(name).to(device).eval()  # type: ignore[arg-type]
         rows = []
         for dataset, files in select_datasets(inputs, config.datasets, "analyze.ppl.datasets").items():
             examples = list(iter_examples(files, config.max_examples))

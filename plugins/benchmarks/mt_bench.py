@@ -135,7 +135,7 @@ class MTBench(Benchmark):
             fields = {"question": questions[0], "answer": answers[0]} if turn == 1 else {
                 **{f"question_{i}": questions[i - 1] for i in range(1, turn + 1)},
                 **{f"answer_{i}": answers[i - 1] for i in range(1, turn + 1)}}
-            if math:
+            if math and refs:
                 fields.update({f"ref_answer_{i}": refs[i - 1] for i in range(1, turn + 1)})
             jobs.append(JudgeJob(key=f"{record['id']}/turn{turn}",
                                  messages=judge_messages(prompts[name], **fields),

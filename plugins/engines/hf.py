@@ -8,7 +8,7 @@ ids of its requests, so the same requests give the same outputs on every run.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -91,9 +91,10 @@ class HFClient:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(
                 config.model, trust_remote_code=config.trust_remote_code)
-            self.model = AutoModelForCausalLM.from_pretrained(
-                config.model, dtype=getattr(torch, dtype),
-                trust_remote_code=config.trust_remote_code).to(device)
+            model = AutoModelForCausalLM.from_pretrained(
+                config.model, dtype=getattr(torch, dtype), trust_remote_code=config.trust_remote_code)
+            # transformers types the wrapped Module.to as taking the model, not a device
+            self.model: Any = model.to(device)  # type: ignore[arg-type]
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise UserError(f"cannot load model: {first}", where=config.model) from None
@@ -186,7 +187,7 @@ class HFClient:
                 finish = "stop"
         text_ids = [t for t in kept if t not in self.eos_ids and t != self.pad_id]
         completion_tokens = len(kept)
-        text = self.tokenizer.decode(text_ids, skip_special_tokens=False)
+        text = self._decode(text_ids)
         for stop in sampling.stop or ():
             cut = text.find(stop)
             if cut >= 0:
@@ -196,13 +197,18 @@ class HFClient:
                                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
         if not sampling.stop:  # a stop string cut the text short of the ids
             gen.think_close_tokens = close_position(
-                text_ids, lambda ids: self.tokenizer.decode(ids, skip_special_tokens=False),
+                text_ids, self._decode,
                 reasoning_format=self.config.reasoning_format, prefilled=prefilled)
         return gen
 
+    def _decode(self, ids: Sequence[int]) -> str:
+        text = self.tokenizer.decode(list(ids), skip_special_tokens=False)
+        assert isinstance(text, str)  # one flat id list decodes to one string
+        return text
+
     def close(self) -> None:
         """Free the model (and GPU memory)."""
-        self.model = None  # type: ignore[assignment]
+        self.model = None
         try:
             import torch
 

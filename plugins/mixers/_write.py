@@ -55,7 +55,7 @@ class ParquetShards:
         self.batch = batch
         self.schema = mix_schema()
         self.files: list[Path] = []
-        self._writer = None
+        self._writer: Any = None  # a pyarrow ParquetWriter (untyped) while a file is open
         self._in_file = 0
         self._rows: list[dict[str, Any]] = []
         self.total = 0

@@ -201,7 +201,7 @@ def _make_trainer_classes():
 
         meter: Any = None
 
-        def compute_loss(self, model, inputs, *args, **kwargs):  # type: ignore[override]
+        def compute_loss(self, model, inputs, *args, **kwargs):
             real = inputs.get("real_tokens")
             examples = inputs.get("num_examples")
             if model.training and real is not None and self.meter is not None:

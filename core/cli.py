@@ -12,7 +12,15 @@ import click
 
 from jre import __version__
 from jre.errors import UserError
+from jre.jobs import JobSettings, recipe_jobs, submit_script
 from jre.kinds import KINDS
+from jre.pipeline import run_recipe
+from jre.plugin_manager import PluginSet, add_plugin_commands, get_plugins
+from jre.recipe import load_recipe, resolved_dict
+from jre.run import Run
+from jre.scaffold import write_plugin_package
+from jre.stages import available_stages
+from jre.toml_text import toml_dumps
 
 
 def _debug_enabled(ctx: click.Context | None) -> bool:
@@ -37,8 +45,6 @@ class JreGroup(click.Group):
 
 
 def _version_message() -> str:
-    from jre.plugin_manager import get_plugins
-
     lines = [f"jre {__version__}"]
     plugins = get_plugins()
     dists = sorted({src for src in plugins.sources.values() if src[0] != "jre"})
@@ -67,8 +73,6 @@ def cli(debug: bool) -> None:
               help="Only plugins of this kind.")
 def plugins_command(as_json: bool, kind: str | None) -> None:
     """List every engine, teacher, mixer, benchmark and analysis, and any broken plugin."""
-    from jre.plugin_manager import get_plugins
-
     plugins = get_plugins()
     rows = []
     for k, registry in plugins.registries.items():
@@ -122,9 +126,6 @@ def recipe_group() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 def recipe_check(file: Path) -> None:
     """Validate FILE and what its stages need; one line per problem, exit 2 if there is one."""
-    from jre.plugin_manager import PluginSet
-    from jre.run import Run
-
     run = Run.load(file, plugins=click.get_current_context().find_object(PluginSet))
     recipe = run.recipe
     run.check(recipe.stages())
@@ -141,9 +142,6 @@ def recipe_show(file: Path, as_json: bool) -> None:
     (``streaming`` for a local seed file, translation settings of an untranslated dataset),
     so the output is itself a recipe that runs the same way.
     """
-    from jre.recipe import load_recipe, resolved_dict
-    from jre.toml_text import toml_dumps
-
     resolved = resolved_dict(load_recipe(file), applicable_only=True)
     click.echo(json.dumps(resolved, indent=2, ensure_ascii=False) if as_json else toml_dumps(resolved),
                nl=as_json)
@@ -159,9 +157,6 @@ def recipe_show(file: Path, as_json: bool) -> None:
 def run_command(file: Path, only: tuple[str, ...], until: str | None, dry_run: bool, force: bool,
                 run_dir: Path | None) -> None:
     """Run every stage FILE declares, in order; finished stages are skipped."""
-    from jre.pipeline import run_recipe
-    from jre.plugin_manager import PluginSet
-
     run_recipe(file, only=only, until=until, dry_run=dry_run, force=force, run_dir=run_dir,
                plugins=click.get_current_context().find_object(PluginSet))
 
@@ -189,9 +184,6 @@ def jobs_command(file: Path, scheduler: str, out: Path | None, shards: int, repl
                  account: str | None, walltime: str, setup: tuple[str, ...], directive: tuple[str, ...],
                  run_dir: Path | None) -> None:
     """Print (or write) SLURM/PBS job scripts for FILE's synth, train and eval stages."""
-    from jre.jobs import JobSettings, recipe_jobs, submit_script
-    from jre.recipe import load_recipe
-
     recipe = load_recipe(file)
     settings = JobSettings(scheduler=scheduler, recipe=recipe.path, workdir=Path.cwd().resolve(),  # type: ignore[arg-type]
                            run_dir=run_dir.resolve() if run_dir else None, name=recipe.name, queue=queue,
@@ -226,16 +218,11 @@ def new_group() -> None:
               help="Where to create the package folder.")
 def new_plugin(kind: str, name: str, directory: Path) -> None:
     """Write a ready-to-install plugin package for a new KIND called NAME."""
-    from jre.scaffold import write_plugin_package
-
     folder = write_plugin_package(kind, name, directory)
     click.echo(f"wrote {folder}; install it with: pip install -e {folder}")
 
 
 def _add_stage_and_plugin_commands() -> None:
-    from jre.plugin_manager import add_plugin_commands, get_plugins
-    from jre.stages import available_stages
-
     for stage in available_stages().values():
         cli.add_command(stage.command())
     add_plugin_commands(get_plugins(), cli)

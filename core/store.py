@@ -201,7 +201,7 @@ class RunStore:
     def begin(self, stage: str, *parts: str, config_hash: str,
               inputs: dict[str, str] | None = None, plugins: dict[str, str] | None = None) -> Manifest:
         """Write a ``running`` manifest; call :meth:`finish` when the work is complete."""
-        from jre import __version__
+        from jre import __version__  # jre/__init__ imports hookspecs, whose imports reach this module
 
         manifest = Manifest(stage=stage, config_hash=config_hash, inputs=dict(inputs or {}),
                             jre_version=__version__, plugins=dict(plugins or {}))

@@ -40,6 +40,7 @@ from jre.errors import UserError
 from jre.kinds.base import Plugin, StrictModel
 from jre.records import Sampling
 from jre.rows import iter_rows
+from jre.store import file_hash
 
 Messages = list[dict[str, str]]
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
@@ -170,7 +171,6 @@ class Benchmark(Plugin):
                 local = base_dir / local
             rows = read_local_rows(local)
             where = str(local)
-            from jre.store import file_hash
 
             source = {"id": where, "config": None, "split": None,
                       "revision": "sha256:" + file_hash(local)[:16]}

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Generic, Literal, Protocol
 
 from jre.kinds.base import ConfigT, Plugin, StrictModel
+from jre.reasoning import generation_from_harmony, generation_from_text
 from jre.records import ChatRequest, Generation, Sampling
 
 ReasoningFormat = Literal["think", "harmony", "none"]
@@ -30,8 +31,6 @@ def split_generation(text: str, *, reasoning_format: ReasoningFormat = "think",
                      prompt_tokens: int | None = None,
                      completion_tokens: int | None = None) -> Generation:
     """Turn one raw output into a :class:`Generation` according to ``reasoning_format``."""
-    from jre.reasoning import generation_from_harmony, generation_from_text
-
     if reasoning_format == "harmony":
         return generation_from_harmony(text, finish_reason=finish_reason,
                                        prompt_tokens=prompt_tokens,

@@ -31,15 +31,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+from jre import __version__
 from jre.console import StageProgress
 from jre.errors import UserError
-from jre.evaluate import rescore
+from jre.evaluate import rescore, sample_id, score_samples, summarize
+from jre.judge import JudgeIncomplete, judge_and_summarize
 from jre.kinds import Engine
 from jre.kinds.benchmark import Benchmark
+from jre.multiturn import generate_turns
 from jre.plugin_manager import PluginSet
 from jre.recipe import Recipe, config_hash, required, resolved_dict
+from jre.records import ChatRequest
 from jre.stages import Stage, StageContext
-from jre.store import dumps_json
+from jre.store import ShardWriter, dumps_json, file_hash, iter_records, write_json_atomic
 
 DETAILS = "details.jsonl"
 RESULTS = "results.json"
@@ -76,7 +80,6 @@ def model_path(recipe: Recipe, store: Any) -> tuple[str, dict[str, str]]:
         raise UserError(f"no model to evaluate: [eval.engine] sets no `model` and {trained} "
                         f"does not exist (run the train stage first)",
                         where=str(recipe.path) if recipe.path else None, field="eval.engine.model")
-    from jre.store import file_hash
 
     manifest = store.root / "train" / "manifest.json"
     inputs = {"model": str(trained)}
@@ -131,10 +134,6 @@ def _load_items(benchmark, cfg, recipe: Recipe, index: int):
 def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
                   model_inputs: dict[str, str]) -> dict[str, Any]:
     """Evaluate one benchmark of the recipe (resuming its details); returns its results."""
-    from jre import __version__
-    from jre.evaluate import sample_id, summarize
-    from jre.store import ShardWriter, iter_records, write_json_atomic
-
     recipe, store = ctx.recipe, ctx.store
     section = required(recipe.eval, "eval")
     ref = section.benchmarks[index]
@@ -205,8 +204,6 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
                         extra={"failed_requests": [list(f) for f in failed[:20]]})
         raise IncompleteBenchmark(name, len(missing), len(wanted), _reason(engine, failed))
     if benchmark.judged:
-        from jre.judge import JudgeIncomplete, judge_and_summarize
-
         try:
             results = judge_and_summarize(benchmark, cfg, items, records, out,
                                           policy=section.answer_policy,
@@ -263,8 +260,6 @@ class IncompleteBenchmark(UserError):
 
 def details_fingerprint(path: Path) -> dict[str, Any] | None:
     """Size and sha256 of a details file: what a complete manifest summarised."""
-    from jre.store import file_hash
-
     if not path.exists():
         return None
     return {"bytes": path.stat().st_size, "sha256": file_hash(path)}
@@ -285,9 +280,6 @@ def _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name, 
     """Generate and score the missing samples of ``todo``; returns the engine's failed
     requests ``(item id, why)``."""
     from dataclasses import replace
-
-    from jre.evaluate import sample_id, score_samples
-    from jre.records import ChatRequest
 
     requests = []
     prompts = {}
@@ -327,8 +319,6 @@ def _generate_turns(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, 
                     policy) -> list[tuple[str, str]]:
     """Multi-turn conversations (jre.multiturn); returns the engine's failed requests."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from jre.multiturn import generate_turns
 
     columns = (TextColumn(f"eval {name}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=ctx.console, transient=False) as progress:

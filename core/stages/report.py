@@ -25,6 +25,7 @@ from jre.kinds.analysis import FIGURES_ORDER, ReportSection, default_sections, m
 from jre.plugin_manager import PluginSet
 from jre.recipe import Recipe
 from jre.stages import Stage, StageContext
+from jre.study import selected_experiments
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:72rem;
@@ -286,8 +287,6 @@ def run(ctx: StageContext) -> None:
     recipe = ctx.recipe
     experiments = None
     if recipe.study is not None:
-        from jre.study import selected_experiments
-
         _, names = selected_experiments(recipe.study, str(recipe.path))
         experiments = {name: recipe.study.experiments[name].description for name in names}
     md_path, html_path = build_report(ctx.store.root, section.title or recipe.name, section.precision,

@@ -25,11 +25,13 @@ import click
 from jre.console import StageProgress
 from jre.errors import UserError
 from jre.kinds import Engine, Teacher
+from jre.lib.seeds import Seed, SeedSet, dataset_seeds
 from jre.plugin_manager import PluginSet
 from jre.recipe import Recipe, config_hash, required, resolved_dict
 from jre.records import ChatRequest, Generation, stable_id
 from jre.stages import Stage, StageContext
 from jre.store import ShardWriter, iter_records, shard_keys, shard_paths
+from jre.translation import translation_problem
 
 
 def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
@@ -119,8 +121,6 @@ def _shard(items: list[Any], shard: tuple[int, int]) -> list[Any]:
 
 
 def _load_seeds(recipe: Recipe, name: str) -> Any:
-    from jre.lib.seeds import dataset_seeds
-
     return dataset_seeds(required(recipe.synth, "synth"), name, recipe.resolve_path)
 
 
@@ -137,9 +137,6 @@ def _translate(ctx: StageContext, name: str, ds: Any, folder: Path) -> list[Any]
     is asked again, up to ``translate_retries`` times; rejections are counted by reason in
     the seed report.
     """
-    from jre.lib.seeds import Seed, SeedSet
-    from jre.translation import translation_problem
-
     recipe = ctx.recipe
     where = str(recipe.path)
     loaded = _load_seeds(recipe, ds.translate_from)

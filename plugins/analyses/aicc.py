@@ -22,6 +22,7 @@ from jre import hookimpl
 from jre.errors import UserError
 from jre.kinds import Analysis, StrictModel
 from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, ReportSection, factor_matrix, figure_png, pyplot
+from jre.plugins.analyses._measured import measure
 
 
 class AiccConfig(StrictModel):
@@ -130,8 +131,6 @@ class Aicc(Analysis[AiccConfig]):
         config = config or AiccConfig()
         table = inputs.factors
         if config.measured:
-            from jre.plugins.analyses._measured import measure
-
             table = measure(inputs, config.measured, domain=config.measured_domain,
                             limit=config.measured_examples)
         factors = factor_matrix(table)

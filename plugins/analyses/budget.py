@@ -15,9 +15,13 @@ from typing import Any
 from pydantic import Field
 
 from jre import hookimpl
+from jre.budget import budget_curve, default_budgets
 from jre.errors import UserError
 from jre.kinds import Analysis, Benchmark, StrictModel
 from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, figure_png, pyplot
+from jre.plugin_manager import get_plugins
+from jre.recipe import load_recipe
+from jre.store import iter_records
 
 COLUMNS = ["run", "benchmark", "budget", "failure_rate", "score", "cut", "n_samples"]
 
@@ -33,8 +37,6 @@ class BudgetConfig(StrictModel):
 
 def budgets_for(config: BudgetConfig, max_tokens: int) -> list[int]:
     """The budgets to evaluate for a run whose ``max_tokens`` was ``max_tokens``."""
-    from jre.budget import default_budgets
-
     if config.budgets is not None:
         chosen = sorted({b for b in config.budgets if 0 < b <= max_tokens})
     elif config.step is not None:
@@ -46,11 +48,6 @@ def budgets_for(config: BudgetConfig, max_tokens: int) -> list[int]:
 
 def _curves(run: str, folder: Path, config: BudgetConfig) -> list[dict[str, Any]]:
     from transformers import AutoTokenizer
-
-    from jre.budget import budget_curve
-    from jre.plugin_manager import get_plugins
-    from jre.recipe import load_recipe
-    from jre.store import iter_records
 
     recipe_path = folder / "recipe.toml"
     if not recipe_path.exists() or not list(folder.glob("eval/*/details.jsonl")):

@@ -21,6 +21,7 @@ from jre import hookimpl
 from jre.errors import UserError
 from jre.kinds import Analysis, StrictModel
 from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, ReportSection, figure_png, pyplot
+from jre.store import iter_records
 
 
 class CompareConfig(StrictModel):
@@ -54,8 +55,6 @@ def item_scores(details: Path, metric: str | None = None, policy: str | None = N
     (sample scores are sufficient statistics) the item's summed statistics. A metric dict
     (lm-eval tasks) contributes its ``metric`` entry when that is a number. ``policy``
     picks the score of that answer policy (the one the run's results were reported under)."""
-    from jre.store import iter_records
-
     samples: dict[str, list[Any]] = {}
     for row in iter_records([details]):
         by_policy = row.get("scores_by_policy") or {}

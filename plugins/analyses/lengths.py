@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from jre import hookimpl
+from jre.chat import assistant_text
 from jre.errors import UserError
 from jre.kinds import Analysis, StrictModel
 from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, ReportSection, mix_by_run
@@ -71,8 +72,6 @@ class Lengths(Analysis[LengthsConfig]):
         import numpy as np
         import pandas as pd
         from transformers import AutoTokenizer
-
-        from jre.chat import assistant_text
 
         config = config or LengthsConfig()
         name = config.tokenizer or inputs.base_model

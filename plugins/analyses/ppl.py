@@ -13,6 +13,7 @@ import math
 from pydantic import Field
 
 from jre import hookimpl
+from jre.chat import assistant_text, ensure_chat_template
 from jre.errors import UserError
 from jre.kinds import Analysis, StrictModel
 from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, ReportSection, mix_by_run
@@ -33,8 +34,6 @@ class PplConfig(StrictModel):
 def nll_batches(model, tokenizer, examples, *, batch_size: int, max_length: int, device: str):
     """Yield (summed NLL, token count) of the assistant tokens, one batch at a time."""
     import torch
-
-    from jre.chat import assistant_text, ensure_chat_template
 
     ensure_chat_template(tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from jre import hookimpl
 from jre.budget import close_position
+from jre.chat import ensure_chat_template
 from jre.errors import UserError
 from jre.kinds.engine import Engine, EngineConfig, chat_template_flags, new_stats, split_generation
 from jre.records import ChatRequest, Generation, Sampling
@@ -76,8 +77,6 @@ class HFClient:
     def __init__(self, config: HFConfig) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from jre.chat import ensure_chat_template
 
         if not config.model:
             raise UserError("the hf engine needs a model path or id", field="engine.model")

@@ -33,6 +33,7 @@ from jre import hookimpl
 from jre.budget import close_position
 from jre.errors import UserError
 from jre.kinds.engine import Engine, EngineConfig, new_stats
+from jre.plugins.engines._ratelimit import RateLimiter
 from jre.reasoning import generation_from_message
 from jre.records import ChatRequest, Generation
 
@@ -414,8 +415,6 @@ class OpenAIClient:
 
 
 def _limiter(per_minute: float | None):
-    from jre.plugins.engines._ratelimit import RateLimiter
-
     return RateLimiter(per_minute) if per_minute else None
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from jre.chat import assistant_text
+from jre.chat import assistant_text, ensure_chat_template
 
 
 def mix_schema():
@@ -142,7 +142,5 @@ class TokenCounter:
 def load_tokenizer(name: str) -> Any:
     """The student's tokenizer with a chat template (jre's ChatML one when it has none)."""
     from transformers import AutoTokenizer
-
-    from jre.chat import ensure_chat_template
 
     return ensure_chat_template(AutoTokenizer.from_pretrained(name))

@@ -35,10 +35,12 @@ from jre import hookimpl
 from jre.errors import UserError
 from jre.kinds.base import StrictModel
 from jre.kinds.mixer import MIX_COLUMNS, MixContext, Mixer, MixResult
+from jre.lib.decontam import benchmark_index
 from jre.plugins.mixers._select import Candidates, instruction_hash, priority, select
 from jre.plugins.mixers._sources import Source, resolve_source
 from jre.plugins.mixers._write import ParquetShards, TokenCounter, load_tokenizer, to_example
 from jre.rows import iter_rows
+from jre.store import file_hash
 
 _PASS1_COLUMNS = ("id", "instruction", "trace", "response", "lang_in", "finish_reason", "meta")
 
@@ -190,8 +192,6 @@ class CompositionMixer(Mixer):
     def mix(self, config: CompositionConfig, ctx: MixContext) -> MixResult:  # type: ignore[override]
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from jre.lib.decontam import benchmark_index
-
         sources = self._sources(config, ctx)
         where = str(ctx.recipe.path) if ctx.recipe.path else None
         index = benchmark_index(ctx.recipe)
@@ -323,8 +323,6 @@ class CompositionMixer(Mixer):
 
     def _report(self, config: CompositionConfig, ctx: MixContext, slots: list[_Slot], files: list,
                 counter: TokenCounter | None, tok_name: str | None, tok_note: str | None) -> MixResult:
-        from jre.store import file_hash
-
         by_component: dict[str, int] = {}
         by_lang: dict[str, int] = {}
         by_pair: dict[str, int] = {}

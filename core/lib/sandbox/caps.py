@@ -209,7 +209,7 @@ def _interpreters() -> list[str]:
 
 
 def _detect() -> Caps:
-    from jre.lib.sandbox.runner import probe
+    from jre.lib.sandbox.runner import probe  # the runner imports this module
 
     root = os.geteuid() == 0
     ver = sys.version_info

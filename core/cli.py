@@ -12,7 +12,7 @@ import click
 
 from jre import __version__
 from jre.errors import UserError
-from jre.jobs import JobSettings, recipe_jobs, submit_script
+from jre.jobs import JobSettings, Scheduler, recipe_jobs, submit_script
 from jre.kinds import KINDS
 from jre.pipeline import run_recipe
 from jre.plugin_manager import PluginSet, add_plugin_commands, get_plugins
@@ -179,19 +179,19 @@ def run_command(file: Path, only: tuple[str, ...], until: str | None, dry_run: b
               "'source .venv/bin/activate'.")
 @click.option("--directive", multiple=True, help="Extra scheduler option line (repeatable), e.g. '-P gXX'.")
 @click.option("--run-dir", type=click.Path(path_type=Path), help="Override the run directory.")
-def jobs_command(file: Path, scheduler: str, out: Path | None, shards: int, replicas_per_node: int,
+def jobs_command(file: Path, scheduler: Scheduler, out: Path | None, shards: int, replicas_per_node: int,
                  gpus_per_replica: int, nodes: int, gpus_per_node: int, eval_gpus: int, queue: str | None,
                  account: str | None, walltime: str, setup: tuple[str, ...], directive: tuple[str, ...],
                  run_dir: Path | None) -> None:
     """Print (or write) SLURM/PBS job scripts for FILE's synth, train and eval stages."""
     recipe = load_recipe(file)
-    settings = JobSettings(scheduler=scheduler, recipe=recipe.path, workdir=Path.cwd().resolve(),  # type: ignore[arg-type]
+    settings = JobSettings(scheduler=scheduler, recipe=recipe.path or file.resolve(), workdir=Path.cwd().resolve(),
                            run_dir=run_dir.resolve() if run_dir else None, name=recipe.name, queue=queue,
                            account=account, walltime=walltime, setup=list(setup), directives=list(directive))
     scripts = recipe_jobs(recipe, settings, shards=shards, replicas_per_node=replicas_per_node,
                           gpus_per_replica=gpus_per_replica, nodes=nodes, gpus_per_node=gpus_per_node,
                           eval_gpus=eval_gpus)
-    submit = submit_script(scheduler, scripts)  # type: ignore[arg-type]
+    submit = submit_script(scheduler, scripts)
     if out is None:
         for script in scripts:
             click.echo(f"# ---- {script.filename} ----\n{script.text}")

@@ -150,12 +150,12 @@ def prompt_key(row: dict[str, Any]) -> str:
     return f"instruction:{' '.join(str(row.get('instruction') or '').split())}"
 
 
-class CompositionMixer(Mixer):
+class CompositionMixer(Mixer[CompositionConfig]):
     name = "composition"
     description = "Table-1 mixes: exact counts per component, equal language split, strip-trace, dedupe"
     config_model = CompositionConfig
 
-    def plan(self, config: CompositionConfig, recipe: Any) -> list[str]:  # type: ignore[override]
+    def plan(self, config: CompositionConfig, recipe: Any) -> list[str]:
         lines = [f"mixer composition: seed {config.seed}, dedupe {config.dedupe}"]
         total = 0
         for comp in config.components:
@@ -179,7 +179,7 @@ class CompositionMixer(Mixer):
                     out[spec] = resolve_source(spec, ctx.recipe, ctx.store, field=field)
         return out
 
-    def inputs(self, config: CompositionConfig, ctx: MixContext) -> dict[str, str]:  # type: ignore[override]
+    def inputs(self, config: CompositionConfig, ctx: MixContext) -> dict[str, str]:
         fingerprints = {spec: src.fingerprint() for spec, src in self._sources(config, ctx).items()}
         fingerprints["tokenizer"] = str(self._tokenizer_name(config, ctx))
         fingerprints["max_length"] = str(ctx.max_length)
@@ -189,7 +189,7 @@ class CompositionMixer(Mixer):
     def _tokenizer_name(config: CompositionConfig, ctx: MixContext) -> str | None:
         return config.tokenizer or ctx.tokenizer
 
-    def mix(self, config: CompositionConfig, ctx: MixContext) -> MixResult:  # type: ignore[override]
+    def mix(self, config: CompositionConfig, ctx: MixContext) -> MixResult:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         sources = self._sources(config, ctx)

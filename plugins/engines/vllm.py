@@ -22,7 +22,14 @@ from pydantic import Field, field_validator
 from jre import hookimpl
 from jre.budget import close_position
 from jre.errors import UserError
-from jre.kinds.engine import Engine, EngineConfig, chat_template_flags, new_stats, split_generation
+from jre.kinds.engine import (
+    Engine,
+    EngineConfig,
+    ReasoningFormat,
+    chat_template_flags,
+    new_stats,
+    split_generation,
+)
 from jre.records import ChatRequest, Generation, Sampling
 
 INSTALL_HINT = "the vllm engine needs vLLM: pip install 'jre[vllm]' (on a machine with a GPU)"
@@ -94,7 +101,7 @@ def render_prompt(tokenizer: Any, request: ChatRequest, config: VLLMConfig) -> t
     return text, {"prompt_token_ids": list(ids)}
 
 
-def outputs_to_generations(output: Any, *, reasoning_format: str, prefilled: bool,
+def outputs_to_generations(output: Any, *, reasoning_format: ReasoningFormat, prefilled: bool,
                            decode: Callable[[Sequence[int]], str] | None = None) -> list[Generation]:
     """Turn one ``vllm.RequestOutput`` (or an object shaped like it) into generations;
     with ``decode`` (the tokenizer's, special tokens kept) each records where its trace
@@ -103,7 +110,7 @@ def outputs_to_generations(output: Any, *, reasoning_format: str, prefilled: boo
     gens = []
     for completion in output.outputs:
         finish = completion.finish_reason
-        gens.append(split_generation(completion.text, reasoning_format=reasoning_format,  # type: ignore[arg-type]
+        gens.append(split_generation(completion.text, reasoning_format=reasoning_format,
                                      prefilled=prefilled, finish_reason=finish,
                                      prompt_tokens=prompt_tokens,
                                      completion_tokens=len(completion.token_ids)))

@@ -105,7 +105,7 @@ def _decode(node: ast.AST, depth: int) -> Any:
     if isinstance(node, ast.List):
         return [_decode(e, depth + 1) for e in node.elts]
     if isinstance(node, ast.Dict) and None not in node.keys:
-        return {_decode(k, depth + 1): _decode(v, depth + 1)  # type: ignore[arg-type]
+        return {_decode(k, depth + 1): _decode(v, depth + 1)  # type: ignore[arg-type]  # no None key (checked)
                 for k, v in zip(node.keys, node.values)}
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
         name, args = node.func.id, node.args

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.jre-installed
 
-.PHONY: quickstart test install browser clean-runs
+.PHONY: quickstart test lint install browser clean-runs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,16 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 \
 		|| echo "chromium could not be installed; the report rendering test will be skipped"; }
 
-test: $(STAMP) browser
+# mypy checks the import package jre, which setuptools maps from core/ (with plugins/ as
+# jre.plugins); .mypy_src links that tree into place, rebuilt each time so new modules count.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	rm -rf .mypy_src && mkdir -p .mypy_src/jre
+	for f in core/*; do case $$f in */__pycache__) ;; *) ln -s ../../$$f .mypy_src/jre/ ;; esac; done
+	ln -s ../../plugins .mypy_src/jre/plugins
+	$(BIN)/mypy -p jre
+
+test: lint browser
 	$(BIN)/python -m pytest -q
 
 quickstart: $(STAMP)

@@ -49,7 +49,7 @@ def main() -> None:
 
     diffs = []
     jre_time = theirs_time = 0.0
-    for round_ in range(3):
+    for _round in range(3):
         # Fresh tokenizers each round: neither side benefits from a warm line cache.
         ja_tokenizer.cache_clear()
         ja_tokenizer()

@@ -20,8 +20,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run from a checkout)
 
-from jre.lib.train.data import (PackedCollator, PaddingCollator, model_inputs, pack_groups,  # noqa: E402
-                          packed_efficiency, padded_efficiency)
+from jre.lib.train.data import (  # noqa: E402
+    PackedCollator,
+    PaddingCollator,
+    model_inputs,
+    pack_groups,
+    packed_efficiency,
+    padded_efficiency,
+)
 
 MEANS = (800, 1400, 2100, 2300, 7700, 9300)
 CONTEXT = 32768

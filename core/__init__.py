@@ -1,6 +1,7 @@
 """jre: plugin-based toolkit for reasoning-distillation experiments on Japanese-English LLMs."""
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 from jre.hookspecs import hookimpl
 

@@ -9,8 +9,9 @@ signature names the tokenisation as sacrebleu would (``tok:ja-mecab-0.996-IPA``)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 
 class JaTokenizer:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from jre.evaluate import group_scores
 from jre.kinds.benchmark import Benchmark, Item, Scored
 from jre.kinds.engine import split_generation
 from jre.reasoning import AnswerPolicy, answer_text
@@ -55,8 +56,6 @@ def budget_curve(benchmark: Benchmark, config: Any, items: Sequence[Item],
                  policy: AnswerPolicy, reasoning_format: Any = "think") -> list[dict[str, Any]]:
     """``{budget, failure_rate, score, cut}`` per budget: what a run with ``max_tokens`` equal
     to the budget would have scored (``cut``: samples whose output was longer)."""
-    from jre.evaluate import group_scores
-
     by_item = {item.id: item for item in items}
     item_ids = [item.id for item in items if any(r["item_id"] == item.id for r in records)]
     encoded = tokenizer([r["text"] for r in records], add_special_tokens=False)["input_ids"]

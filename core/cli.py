@@ -12,8 +12,15 @@ import click
 
 from jre import __version__
 from jre.errors import UserError
+from jre.jobs import JobSettings, Scheduler, recipe_jobs, submit_script
 from jre.kinds import KINDS
-from jre.plugin_manager import PluginSet, get_plugins
+from jre.pipeline import run_recipe
+from jre.plugin_manager import PluginSet, add_plugin_commands, get_plugins
+from jre.recipe import load_recipe, resolved_dict
+from jre.run import Run
+from jre.scaffold import write_plugin_package
+from jre.stages import available_stages
+from jre.toml_text import toml_dumps
 
 
 def _debug_enabled(ctx: click.Context | None) -> bool:
@@ -104,8 +111,8 @@ def plugins_command(as_json: bool, kind: str | None) -> None:
     # Plain Text cells: a description such as "(install jre[vllm])" is not rich markup.
     table = Table("kind", "name", "plugin", "distribution", "version", "description")
     for row in rows:
-        name = Text(row["name"]) + (Text(" (duplicate)", style="red") if row["duplicate"] else Text())
-        table.add_row(*(Text(str(row[c])) for c in ("kind",)), name,
+        label = Text(str(row["name"])) + (Text(" (duplicate)", style="red") if row["duplicate"] else Text())
+        table.add_row(*(Text(str(row[c])) for c in ("kind",)), label,
                       *(Text(str(row[c])) for c in ("plugin", "distribution", "version", "description")))
     console = Console(width=max(100, Console().width))
     console.print(table)
@@ -126,8 +133,6 @@ def recipe_group() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 def recipe_check(file: Path) -> None:
     """Validate FILE and what its stages need; one line per problem, exit 2 if there is one."""
-    from jre.run import Run
-
     run = Run.load(file, plugins=_plugins())
     recipe = run.recipe
     run.check(recipe.stages())
@@ -144,9 +149,6 @@ def recipe_show(file: Path, as_json: bool) -> None:
     (``streaming`` for a local seed file, translation settings of an untranslated dataset),
     so the output is itself a recipe that runs the same way.
     """
-    from jre.recipe import load_recipe, resolved_dict
-    from jre.toml_text import toml_dumps
-
     resolved = resolved_dict(load_recipe(file), applicable_only=True)
     click.echo(json.dumps(resolved, indent=2, ensure_ascii=False) if as_json else toml_dumps(resolved),
                nl=as_json)
@@ -162,8 +164,6 @@ def recipe_show(file: Path, as_json: bool) -> None:
 def run_command(file: Path, only: tuple[str, ...], until: str | None, dry_run: bool, force: bool,
                 run_dir: Path | None) -> None:
     """Run every stage FILE declares, in order; finished stages are skipped."""
-    from jre.pipeline import run_recipe
-
     run_recipe(file, only=only, until=until, dry_run=dry_run, force=force, run_dir=run_dir,
                plugins=_plugins())
 
@@ -186,22 +186,19 @@ def run_command(file: Path, only: tuple[str, ...], until: str | None, dry_run: b
               "'source .venv/bin/activate'.")
 @click.option("--directive", multiple=True, help="Extra scheduler option line (repeatable), e.g. '-P gXX'.")
 @click.option("--run-dir", type=click.Path(path_type=Path), help="Override the run directory.")
-def jobs_command(file: Path, scheduler: str, out: Path | None, shards: int, replicas_per_node: int,
+def jobs_command(file: Path, scheduler: Scheduler, out: Path | None, shards: int, replicas_per_node: int,
                  gpus_per_replica: int, nodes: int, gpus_per_node: int, eval_gpus: int, queue: str | None,
                  account: str | None, walltime: str, setup: tuple[str, ...], directive: tuple[str, ...],
                  run_dir: Path | None) -> None:
     """Print (or write) SLURM/PBS job scripts for FILE's synth, train and eval stages."""
-    from jre.jobs import JobSettings, recipe_jobs, submit_script
-    from jre.recipe import load_recipe
-
     recipe = load_recipe(file)
-    settings = JobSettings(scheduler=scheduler, recipe=recipe.path, workdir=Path.cwd().resolve(),  # type: ignore[arg-type]
+    settings = JobSettings(scheduler=scheduler, recipe=recipe.path or file.resolve(), workdir=Path.cwd().resolve(),
                            run_dir=run_dir.resolve() if run_dir else None, name=recipe.name, queue=queue,
                            account=account, walltime=walltime, setup=list(setup), directives=list(directive))
     scripts = recipe_jobs(recipe, settings, shards=shards, replicas_per_node=replicas_per_node,
                           gpus_per_replica=gpus_per_replica, nodes=nodes, gpus_per_node=gpus_per_node,
                           eval_gpus=eval_gpus)
-    submit = submit_script(scheduler, scripts)  # type: ignore[arg-type]
+    submit = submit_script(scheduler, scripts)
     if out is None:
         for script in scripts:
             click.echo(f"# ---- {script.filename} ----\n{script.text}")
@@ -211,7 +208,8 @@ def jobs_command(file: Path, scheduler: str, out: Path | None, shards: int, repl
     for script in scripts:
         (out / script.filename).write_text(script.text, encoding="utf-8")
     (out / "submit.sh").write_text(submit, encoding="utf-8")
-    click.echo(f"wrote {', '.join(s.filename for s in scripts)} and submit.sh to {out}; submit with: bash {out / 'submit.sh'}")
+    names = ", ".join(s.filename for s in scripts)
+    click.echo(f"wrote {names} and submit.sh to {out}; submit with: bash {out / 'submit.sh'}")
 
 
 @cli.group("new")
@@ -227,16 +225,11 @@ def new_group() -> None:
               help="Where to create the package folder.")
 def new_plugin(kind: str, name: str, directory: Path) -> None:
     """Write a ready-to-install plugin package for a new KIND called NAME."""
-    from jre.scaffold import write_plugin_package
-
     folder = write_plugin_package(kind, name, directory)
     click.echo(f"wrote {folder}; install it with: pip install -e {folder}")
 
 
 def _add_stage_and_plugin_commands(plugins: PluginSet) -> None:
-    from jre.plugin_manager import add_plugin_commands
-    from jre.stages import available_stages
-
     for stage in available_stages().values():
         cli.add_command(stage.command())
     add_plugin_commands(plugins, cli)

@@ -8,8 +8,15 @@ import sys
 import time
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 def quiet_library_bars() -> None:
@@ -83,7 +90,7 @@ class StageProgress:
         if self.progress.disable and self.done and self.last_line != self.start:
             self._line()
 
-    def __enter__(self) -> "StageProgress":
+    def __enter__(self) -> StageProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from jre.errors import UserError
+from jre.kinds import Benchmark, Engine, Teacher
 from jre.plugin_manager import PluginSet
 
 
@@ -21,12 +22,12 @@ def sampling_problems(recipe: Any, plugins: PluginSet) -> Iterator[tuple[tuple[A
     if recipe.synth is not None:
         for name, ds in recipe.synth.datasets.items():
             try:
-                teacher = plugins.get("teacher", ds.teacher.name)
+                teacher = plugins.get(Teacher, ds.teacher.name)
                 settings = teacher.settings(ds.teacher.config)
                 engine_name = ds.engine.name if ds.engine is not None else settings.engine
                 if not teacher.uses_engine or not engine_name:
                     continue
-                engine = plugins.get("engine", engine_name)
+                engine = plugins.get(Engine, engine_name)
             except UserError:
                 continue
             config = ds.engine.config if ds.engine is not None else None
@@ -35,12 +36,12 @@ def sampling_problems(recipe: Any, plugins: PluginSet) -> Iterator[tuple[tuple[A
                 yield ("synth", "datasets", name, "samples"), problem
     if recipe.eval is not None:
         try:
-            engine = plugins.get("engine", recipe.eval.engine.name)
+            engine = plugins.get(Engine, recipe.eval.engine.name)
         except UserError:
             return
         for index, ref in enumerate(recipe.eval.benchmarks):
             try:
-                benchmark = plugins.get("benchmark", ref.name)
+                benchmark = plugins.get(Benchmark, ref.name)
             except UserError:
                 continue
             problem = engine.check_sampling(recipe.eval.engine.config,

@@ -243,11 +243,11 @@ def extract_choice(text: str | None, letters: str = "ABCD") -> str | None:
         return None if last == _UNDECIDED else last
     verdicts = [m for m in _VERDICT.finditer(text) if m.group(1) in letters]
     if verdicts:
-        last = verdicts[-1]
-        before = text[max(0, last.start() - 12): last.start(1)]
-        if _UNDECIDED_AFTER.match(text[last.end(1):]) or _OR_BEFORE.search(before):
+        verdict = verdicts[-1]
+        before = text[max(0, verdict.start() - 12): verdict.start(1)]
+        if _UNDECIDED_AFTER.match(text[verdict.end(1):]) or _OR_BEFORE.search(before):
             return None  # "A or C is correct"
-        return last.group(1)
+        return verdict.group(1)
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if lines:
         alone = _ALONE.fullmatch(lines[-1])
@@ -263,8 +263,9 @@ def extract_choice(text: str | None, letters: str = "ABCD") -> str | None:
 # (``wait, actually the answer is 6``); without a box, the last answer statement
 # (``答えは12です``, ``答え：４``, ``全部で6通りです``, ``よって x = 3``, ``the answer is 5``) — never
 # merely the last number, which may come from the problem; else a value stated with a copula
-# (``…は 13 です``); else a last line that is only an expression. The value is cleaned for math-verify: counters and units (``12個``, ``6通り``)
-# dropped, ``°`` → ``^\circ``, ``√3`` → ``\sqrt{3}``, ``π`` → ``\pi``, ``1,000`` → ``1000``.
+# (``…は 13 です``); else a last line that is only an expression. The value is cleaned for
+# math-verify: counters and units (``12個``, ``6通り``) dropped, ``°`` → ``^\circ``,
+# ``√3`` → ``\sqrt{3}``, ``π`` → ``\pi``, ``1,000`` → ``1000``.
 
 _CJK = r"\u3040-\u30ff\u3400-\u9fff\u3005\u30f6"
 _NUMBER = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?)"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pluggy
+
 from jre.kinds import KINDS
 
 hookspec = pluggy.HookspecMarker("jre")

@@ -27,9 +27,13 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from jre.errors import UserError
+from jre.evaluate import FAILURE_RATE_DEFINITIONS, failure_rates
 from jre.kinds.base import StrictModel
+from jre.kinds.engine import Engine
+from jre.plugin_manager import get_plugins
 from jre.records import ChatRequest, Sampling, stable_id
 from jre.sections.refs import EngineRef
+from jre.store import ShardWriter, iter_records
 
 # FastChat's llm_judge/common.py: the rating pattern, then its fallback.
 _RATING = re.compile(r"\[\[(\d+\.?\d*)\]\]")
@@ -60,11 +64,9 @@ class JudgeOptions(StrictModel):
     def _engine_options(cls, ref: EngineRef) -> EngineRef:
         from pydantic import ValidationError
 
-        from jre.plugin_manager import get_plugins
-
         # ValueErrors, so the recipe loader reports them at judge's line like any option.
         try:
-            engine = get_plugins().get("engine", ref.name)
+            engine = get_plugins().get(Engine, ref.name)
         except UserError as exc:
             raise ValueError(exc.message) from None
         try:
@@ -220,10 +222,6 @@ def judge_and_summarize(benchmark: Any, config: Any, items: Sequence[Any],
                         bootstrap: int, seed: int) -> dict[str, Any]:
     """Judge every answer of ``records`` (resuming ``out/judgments.jsonl``) and return the
     score part of results.json: mean rating / 10 per item, per category and overall."""
-    from jre.evaluate import FAILURE_RATE_DEFINITIONS, failure_rates
-    from jre.plugin_manager import get_plugins
-    from jre.store import ShardWriter
-
     by_id = {item.id: item for item in items}
     settings = {"engine": engine_settings(config.judge), "retries": config.judge_retries,
                 "max_tokens": config.judge_max_tokens, "temperature": config.judge_temperature,
@@ -235,7 +233,7 @@ def judge_and_summarize(benchmark: Any, config: Any, items: Sequence[Any],
     failed: list[tuple[str, str]] = []
     try:
         if any(judgment_id(j, settings) not in writer for j in jobs):
-            client = get_plugins().get("engine", config.judge.name).load(config.judge.config)
+            client = get_plugins().get(Engine, config.judge.name).load(config.judge.config)
             try:
                 asked = run_judge(client, jobs, writer, config, settings)
                 failed = list(getattr(client, "failed", []))
@@ -243,7 +241,6 @@ def judge_and_summarize(benchmark: Any, config: Any, items: Sequence[Any],
                 client.close()
     finally:
         writer.close()
-    from jre.store import iter_records
 
     wanted = {judgment_id(j, settings): j for j in jobs}
     found = {r["id"]: r for r in iter_records([out / JUDGMENTS]) if r.get("id") in wanted}

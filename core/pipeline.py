@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
 from jre.plugin_manager import PluginSet
 from jre.run import Run, execute, select_stages
 

@@ -12,7 +12,8 @@ from importlib.metadata import entry_points
 from typing import Any, TypeVar, overload
 
 import pluggy
-from jre import hookspecs
+
+from jre import __version__, hookspecs
 from jre.errors import PluginError
 from jre.kinds import KINDS, Plugin, kind_of
 
@@ -156,8 +157,6 @@ def build_plugin_set(extra_modules: tuple[Any, ...] = (), *, builtins: bool = Tr
     on its own, so one broken plugin is reported and the rest keep working
     (``JRE_STRICT_PLUGINS=1`` re-raises instead).
     """
-    from jre import __version__
-
     pm = pluggy.PluginManager("jre")
     pm.add_hookspecs(hookspecs)
     plugins = PluginSet(pm=pm)

@@ -7,7 +7,8 @@ Every engine's output goes through here, so a reasoning failure (a trace whose
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict
 
 from jre.records import Generation
 
@@ -87,6 +88,14 @@ def closed_from_fields(content: str | None, finish_reason: str | None,
     return True  # tool calls, content filters: the trace itself ended
 
 
+class _Usage(TypedDict):
+    """How a generation ended and what it cost, passed on to each builder."""
+
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
 def generation_from_message(message: Mapping[str, Any], *, prefilled: bool = False,
                             finish_reason: str | None = None, stop_reason: Any = None,
                             reasoning_format: str = "think", prompt_tokens: int | None = None,
@@ -102,8 +111,8 @@ def generation_from_message(message: Mapping[str, Any], *, prefilled: bool = Fal
     """
     reasoning = message_reasoning(message)
     content = message.get("content")
-    extra = {"finish_reason": finish_reason, "prompt_tokens": prompt_tokens,
-             "completion_tokens": completion_tokens}
+    extra = _Usage(finish_reason=finish_reason, prompt_tokens=prompt_tokens,
+                   completion_tokens=completion_tokens)
     if reasoning is None:
         text = content or ""
         if reasoning_format == "harmony":

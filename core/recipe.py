@@ -11,29 +11,41 @@ import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
+from jre.engine_checks import sampling_problems
 from jre.errors import UserError, all_errors
 from jre.kinds.base import StrictModel
+from jre.kinds.teacher import Teacher
+from jre.plugin_manager import PluginSet, get_plugins
 from jre.sections.analyze import AnalyzeSection
 from jre.sections.eval import EvalSection
 from jre.sections.mix import MixSection
 from jre.sections.refs import PluginRef
 from jre.sections.report import ReportSection
+from jre.sections.study import StudySection
 from jre.sections.synth import SynthSection
 from jre.sections.train import TrainSection
-from jre.sections.study import StudySection
-from jre.engine_checks import sampling_problems
-from jre.plugin_manager import PluginSet, get_plugins
 from jre.toml_lines import locate
 
 SCHEMA_VERSION = 1
 STAGE_ORDER = ("synth", "mix", "train", "eval", "analyze", "report")
 
 FactorValue = bool | int | float | str
+
+
+S = TypeVar("S")
+
+
+def required(section: S | None, stage: str) -> S:
+    """A stage's table, narrowed from optional: a stage runs only where the recipe has its table."""
+    if section is None:
+        raise UserError(f"the recipe has no [{stage}] table", field=stage)
+    return section
 
 
 class Recipe(StrictModel):
@@ -208,7 +220,7 @@ def parse_recipe(text: str, path: Path, plugins: PluginSet | None = None) -> Rec
     recipe._path = path.resolve()
     if recipe.synth is not None:
         for ds in recipe.synth.datasets.values():
-            ds._offline = not plugins.get("teacher", ds.teacher.name).uses_engine
+            ds._offline = not plugins.get(Teacher, ds.teacher.name).uses_engine
     return recipe
 
 

@@ -14,29 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from jre.console import stage_console
 from jre.errors import UserError, all_errors
 from jre.plugin_manager import PluginSet, get_plugins
 from jre.recipe import STAGE_ORDER, Recipe, load_recipe
 from jre.stages import Stage, StageContext, available_stages, stage_problems
-from jre.store import RunStore
+from jre.store import ORIGIN, RunStore
 from jre.study import run_study, study_problems
-from rich.console import Console
-
-
-#: ``<run>/recipe.origin``: the path of the recipe file ``<run>/recipe.toml`` was copied from.
-ORIGIN = "recipe.origin"
-
-
-def recipe_base_dir(run_root: Path) -> Path:
-    """The folder a run's relative data paths resolve against: the original recipe's, when
-    ``recipe.origin`` names one that still exists, else the run folder itself."""
-    origin = run_root / ORIGIN
-    if origin.exists():
-        source = Path(origin.read_text(encoding="utf-8").strip())
-        if source.exists():
-            return source.parent
-    return run_root
 
 
 @dataclass

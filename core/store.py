@@ -75,6 +75,21 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+#: ``<run>/recipe.origin``: the path of the recipe file ``<run>/recipe.toml`` was copied from.
+ORIGIN = "recipe.origin"
+
+
+def recipe_base_dir(run_root: Path) -> Path:
+    """The folder a run's relative data paths resolve against: the original recipe's, when
+    ``recipe.origin`` names one that still exists, else the run folder itself."""
+    origin = run_root / ORIGIN
+    if origin.exists():
+        source = Path(origin.read_text(encoding="utf-8").strip())
+        if source.exists():
+            return source.parent
+    return run_root
+
+
 @dataclass
 class Manifest:
     """What a stage (or one part of it) did, with what inputs, under which versions."""
@@ -202,7 +217,7 @@ class RunStore:
     def begin(self, stage: str, *parts: str, config_hash: str,
               inputs: dict[str, str] | None = None, plugins: dict[str, str] | None = None) -> Manifest:
         """Write a ``running`` manifest; call :meth:`finish` when the work is complete."""
-        from jre import __version__
+        from jre import __version__  # jre/__init__ imports hookspecs, whose imports reach this module
 
         manifest = Manifest(stage=stage, config_hash=config_hash, inputs=dict(inputs or {}),
                             jre_version=__version__, plugins=dict(plugins or {}))

@@ -29,15 +29,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jre.errors import UserError
+from jre.recipe import config_hash, parse_recipe, resolved_dict
 from jre.sections.study import StudySection
 from jre.stages import available_stages, stage_problems
 from jre.store import RunStore
+from jre.tiny import build_tiny_model
 from jre.toml_text import toml_dumps
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from rich.console import Console
+
     from jre.recipe import Recipe
     from jre.run import Run
-    from rich.console import Console
 
 EXPERIMENT_STAGES = ("synth", "mix", "train", "eval")
 
@@ -126,8 +129,6 @@ def experiment_dir(store: RunStore, name: str, grid: str | None = None) -> Path:
 def experiment_recipe(recipe: Recipe, name: str, grid: str | None,
                       base_model: Path | None, plugins: Any = None) -> tuple[Recipe, str]:
     """The validated recipe of experiment ``name`` and its TOML text."""
-    from jre.recipe import parse_recipe
-
     assert recipe.path is not None and recipe.study is not None
     where = str(recipe.path)
     raw = tomllib.loads(recipe.path.read_text(encoding="utf-8"))
@@ -201,8 +202,6 @@ def share_stage(recipe: Recipe, folder: Path, stage: str, upstream: str) -> str:
     once: the first writes ``.shared/<stage>-<key>/``, the others find it up to date. Returns
     the key. A stage folder that already exists as a real folder (an older run) is left alone.
     """
-    from jre.recipe import config_hash, resolved_dict
-
     key = config_hash({"stage": stage, "table": resolved_dict(getattr(recipe, stage)),
                        "seed": recipe.seed, "upstream": upstream})[:16]
     target = folder.parent / ".shared" / f"{stage}-{key}"
@@ -215,8 +214,6 @@ def share_stage(recipe: Recipe, folder: Path, stage: str, upstream: str) -> str:
 
 def build_base_model(recipe: Recipe, store: RunStore, console: Console) -> Path | None:
     """Build ``[study.tiny_base_model]`` into ``<run>/base_model`` unless it is up to date."""
-    from jre.recipe import config_hash
-
     assert recipe.study is not None
     spec = recipe.study.tiny_base_model
     if spec is None:
@@ -229,7 +226,6 @@ def build_base_model(recipe: Recipe, store: RunStore, console: Console) -> Path 
     digest = config_hash({**spec.model_dump(), "corpus": corpus.read_text(encoding="utf-8")})
     if stamp.exists() and json.loads(stamp.read_text()).get("hash") == digest:
         return out
-    from jre.tiny import build_tiny_model
 
     console.print(f"study: building the tiny base model → {out}")
     texts = [line for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]

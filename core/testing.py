@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from jre.hookspecs import Register, hookimpl
 from jre.kinds import KINDS, Kind, Plugin
 from jre.kinds.engine import Engine, EngineConfig, new_stats, split_generation
 from jre.plugin_manager import PluginSet, build_plugin_set
 from jre.records import ChatRequest, Generation
 from jre.run import Run
-from pydantic import BaseModel, Field
 
 __all__ = ["ScriptedConfig", "ScriptedEngine", "plugin_set", "tmp_run"]
 

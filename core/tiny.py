@@ -6,10 +6,10 @@ Used by the tests and the CPU quickstart: saved with ``save_pretrained`` and loa
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
-from jre.chat import SPECIAL_TOKENS
+from jre.chat import SPECIAL_TOKENS, ensure_chat_template
 
 DEFAULT_CORPUS = (
     "Question: Tom has 3 apples and buys 4 more. How many apples does he have?",
@@ -30,8 +30,6 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int = 512, split_digits: 
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
-
-    from jre.chat import ensure_chat_template
 
     tok = Tokenizer(models.BPE())
     byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)

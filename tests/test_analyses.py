@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import run_jre
 from jre.kinds.analysis import AnalysisInputs
 from jre.plugin_manager import get_plugins
 from jre.stages.analyze import gather_inputs
-from conftest import run_jre
 
 RUNS = Path(__file__).parent / "fixtures" / "analysis" / "experiments"
 NAMES = ["concise", "verbose", "notrace", "english"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sacrebleu
 
-from jre.bleu_ja import (JaTokenizer, bleu_from_stats, bleu_signature, corpus_bleu, sentence_stats)
+from jre.bleu_ja import JaTokenizer, bleu_from_stats, bleu_signature, corpus_bleu, sentence_stats
 
 CORPUS = Path(__file__).parent / "fixtures" / "eval" / "bleu_ja_corpus.jsonl"
 

@@ -59,7 +59,8 @@ benchmarks = [{{ name = "math100_ja", path = "{en}" }}, {{ name = "gpqa_ja", pat
 def test_japanese_words_come_from_mecab() -> None:
     from jre.lib.decontam import BenchmarkIndex, words
 
-    assert words("三角形の内角の和は何度ですか。") == ["三角形", "の", "内角", "の", "和", "は", "何", "度", "です", "か"]
+    assert words("三角形の内角の和は何度ですか。") == [
+        "三角形", "の", "内角", "の", "和", "は", "何", "度", "です", "か"]
     index = BenchmarkIndex()
     index.add("ja", [JA_Q])
     assert index.matches(ROWS[1][2]) == {"ja": 13}  # no spaces anywhere, yet a 13-gram matches

@@ -46,7 +46,7 @@ def test_reasoning_formats(server, fmt, closed, has_content):
     else:
         assert gen.reasoning is None
     if has_content:
-        assert gen.content == "The answer to 'What is 3+4? @fmt:%s' is 7." % fmt
+        assert gen.content == f"The answer to 'What is 3+4? @fmt:{fmt}' is 7."
     assert gen.finish_reason == ("stop" if closed else "length")
     assert gen.prompt_tokens == 4 and gen.completion_tokens > 3
 
@@ -64,7 +64,7 @@ def test_n_samples_and_truncation_is_not_retried(server):
     client = _client(server.base_url)
     before = server.stats()["requests"]
     gens = _ask(client, "q @fmt:truncated", n=3)["r0"]
-    assert [g.reasoning.endswith("(sample %d). and then" % i) for i, g in enumerate(gens)] == [True] * 3
+    assert [g.reasoning.endswith(f"(sample {i}). and then") for i, g in enumerate(gens)] == [True] * 3
     assert server.stats()["requests"] - before == 1
     assert client.stats["retries"] == 0
 

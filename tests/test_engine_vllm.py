@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_jre
 from jre.errors import UserError
 from jre.plugin_manager import get_plugins
-from jre.plugins.engines.vllm import (INSTALL_HINT, VLLMConfig, llm_arguments, outputs_to_generations,
-                                      render_prompt)
+from jre.plugins.engines.vllm import INSTALL_HINT, VLLMConfig, llm_arguments, outputs_to_generations, render_prompt
 from jre.records import ChatRequest, Sampling
-from conftest import run_jre
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 

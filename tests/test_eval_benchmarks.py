@@ -34,7 +34,7 @@ def gpqa_letters() -> dict[str, str]:
 
     bench = get_plugins().get("benchmark", "gpqa_ja")
     cfg = bench.parse_config({"path": str(FIXTURES / "gpqa_ja.jsonl")})
-    rows = [__import__("json").loads(l) for l in (FIXTURES / "gpqa_ja.jsonl").read_text().splitlines()]
+    rows = [__import__("json").loads(line) for line in (FIXTURES / "gpqa_ja.jsonl").read_text().splitlines()]
     letters = {}
     for item, row in zip(bench.load(cfg).items, rows):
         prompt = bench.prompt(item, cfg)[0]["content"]

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from jre.extract import (extract_choice, extract_math, extract_translation, boxes,
-                         last_code_block)
+from jre.extract import boxes, extract_choice, extract_math, extract_translation, last_code_block
 from jre.kinds.engine import split_generation
 from jre.reasoning import answer_text
 

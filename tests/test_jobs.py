@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from conftest import run_jre
 
 FIXTURES = Path(__file__).parent / "fixtures" / "synth"

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).parent / "fixtures" / "eval"
-sys.path.insert(0, str(FIXTURES))
-
-import evalkit
 from jre.errors import UserError
 from jre.plugins.benchmarks.livecodebench import decode_private, same_output
 from jre.plugins.benchmarks.livecodebench import tests_of as read_tests
+
+FIXTURES = Path(__file__).parent / "fixtures" / "eval"
+sys.path.insert(0, str(FIXTURES))
+
+import evalkit  # noqa: E402
 
 F = "```"
 

@@ -13,7 +13,6 @@ The tiny model's generation config bans the special tokens lm-eval's decoding wo
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path

@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from jre.errors import UserError
 from jre.lib import ifeval_ja
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"
 sys.path.insert(0, str(FIXTURES))
 
-import evalkit
+import evalkit  # noqa: E402
 
 CASES = [  # (id, kwargs, passing response, failing response)
     ("ja:letters:hiragana_only", {}, "ふじさんは たかい やま、ー！", "ふじさんは高い"),

@@ -205,7 +205,8 @@ def test_missing_source_is_one_line_error(tmp_path):
 
 
 def test_bad_component_table_is_a_recipe_error(tmp_path):
-    body = f'[mix]\n[[mix.components]]\nname = "s"\ncount = 3\nsource = "{FIX / "stem_r1_en.jsonl"}"\nsources = {{ en = "x" }}\n'
+    body = (f'[mix]\n[[mix.components]]\nname = "s"\ncount = 3\nsource = "{FIX / "stem_r1_en.jsonl"}"\n'
+            'sources = { en = "x" }\n')
     proc = run_jre("recipe", "check", str(_recipe(tmp_path, body)))
     assert proc.returncode == 2 and "exactly one of `source` or `sources`" in proc.stderr
 

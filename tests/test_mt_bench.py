@@ -15,10 +15,10 @@ sys.path.insert(0, str(FIXTURES))
 sys.path.insert(0, str(Path(__file__).parent))
 
 import evalkit  # noqa: E402
-from openai_server import ServerProcess  # noqa: E402
 
 from jre.errors import UserError  # noqa: E402
 from jre.judge import parse_rating  # noqa: E402
+from openai_server import ServerProcess  # noqa: E402
 
 MT = FIXTURES / "mt_bench"
 

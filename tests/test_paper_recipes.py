@@ -58,7 +58,7 @@ def test_all_ten_dry_run(capsys):
     for n in range(1, 11):
         run_recipe(PAPER / f"exp{n:02d}.toml", dry_run=True)
         out = capsys.readouterr().out
-        for (comp, lang), (count, teacher) in TABLE1[n].items():
+        for (_comp, lang), (count, teacher) in TABLE1[n].items():
             assert f"{count:,} {lang} ← " in out and f"(teacher {teacher})" in out
         assert "global batch 64" in out and "context 32,768" in out
 
@@ -66,12 +66,12 @@ def test_all_ten_dry_run(capsys):
 def test_dry_run_through_the_cli():
     proc = run_jre("run", str(PAPER / "exp07.toml"), "--dry-run")
     assert proc.returncode == 0, proc.stderr
-    assert "100,000 ja ← ../../runs/paper-synth/synth/chat_oss_ja (teacher oss); instruction + response only (trace stripped)" in proc.stdout
+    assert ("100,000 ja ← ../../runs/paper-synth/synth/chat_oss_ja (teacher oss); "
+            "instruction + response only (trace stripped)") in proc.stdout
     assert "total 600,000 examples" in proc.stdout
 
 
 def test_shared_synthesis_recipe_writes_every_source_the_experiments_read():
-    import re
 
     from jre.recipe import load_recipe
 
@@ -122,10 +122,12 @@ def test_factor_names_are_the_ones_examples_paper_analyses():
 
 # Table 5, all 16 benchmarks, in the order of Tables 2 and 3:
 # name → (N, T, top-p) of a trained model.
-TABLE5 = {"mt_bench_ja": (5, 0.6, 0.95), "m_ifeval_ja": (1, 0.6, 0.95), "jamcqa": (1, 0.6, 0.95), "wmt20_en_ja": (1, 0.6, 0.95), "wmt20_ja_en": (1, 0.6, 0.95),
+TABLE5 = {"mt_bench_ja": (5, 0.6, 0.95), "m_ifeval_ja": (1, 0.6, 0.95), "jamcqa": (1, 0.6, 0.95),
+          "wmt20_en_ja": (1, 0.6, 0.95), "wmt20_ja_en": (1, 0.6, 0.95),
           "mmlu_prox_ja": (1, 0.6, 0.95), "gpqa_ja": (1, 0.6, 0.95), "math100_ja": (16, 0.6, 0.95),
-          "jhumaneval": (10, 0.2, 0.95), "mt_bench_en": (5, 0.6, 0.95), "hellaswag": (1, 0.6, 0.95), "mmlu_pro": (1, 0.6, 0.95),
-          "gpqa_diamond": (16, 0.6, 0.95), "math500": (1, 0.6, 0.95), "aime": (16, 0.6, 0.95), "livecodebench": (10, 0.6, 0.95)}
+          "jhumaneval": (10, 0.2, 0.95), "mt_bench_en": (5, 0.6, 0.95), "hellaswag": (1, 0.6, 0.95),
+          "mmlu_pro": (1, 0.6, 0.95), "gpqa_diamond": (16, 0.6, 0.95), "math500": (1, 0.6, 0.95),
+          "aime": (16, 0.6, 0.95), "livecodebench": (10, 0.6, 0.95)}
 
 
 BASE_EXCEPTIONS = {"mt_bench_ja", "mt_bench_en", "jhumaneval", "livecodebench"}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from plugin_dists import GOOD_BENCHMARK, env_with, make_dist
 from conftest import run_jre
+from plugin_dists import GOOD_BENCHMARK, env_with, make_dist
 
 
 def _plugins_json(env: dict[str, str]) -> dict:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from jre.reasoning import (answer_text, generation_from_harmony,
-                           generation_from_message, generation_from_text, split_think)
+from jre.reasoning import (
+    answer_text,
+    generation_from_harmony,
+    generation_from_message,
+    generation_from_text,
+    split_think,
+)
 
 
 @pytest.mark.parametrize("text, prefilled, expected", [

@@ -13,8 +13,8 @@ import pytest
 from conftest import run_jre
 
 RUNS = Path(__file__).parent / "fixtures" / "analysis" / "experiments"
-FLAGS = ["--headless", "--no-sandbox", "--window-size=1280,900", "--hide-scrollbars", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = ["--headless", "--no-sandbox", "--window-size=1280,900", "--hide-scrollbars", "--disable-gpu",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 # Injected into a copy of the report: records script errors and, after load, what rendered.
 PROBE = """<script>
@@ -27,7 +27,8 @@ window.addEventListener('load', () => {
     images: imgs.length, decoded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
     errors: window.__errors, viewport: window.innerWidth,
     pageWidth: document.documentElement.scrollWidth,
-    wideTables: [...document.querySelectorAll('table')].filter(t => t.getBoundingClientRect().right > window.innerWidth).length,
+    wideTables: [...document.querySelectorAll('table')]
+      .filter(t => t.getBoundingClientRect().right > window.innerWidth).length,
     figureWidths: imgs.map(i => i.getBoundingClientRect().width)};
   const pre = document.createElement('pre'); pre.id = 'probe';
   pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
@@ -145,7 +146,8 @@ class Plain(Analysis):
     def run(self, config, inputs):
         import pandas as pd
 
-        return AnalysisOutput(summary="Runs counted.", tables={"count": pd.DataFrame({"runs": [inputs.results["run"].nunique()]})})
+        runs = pd.DataFrame({"runs": [inputs.results["run"].nunique()]})
+        return AnalysisOutput(summary="Runs counted.", tables={"count": runs})
 
 @hookimpl
 def register_analyses(register):

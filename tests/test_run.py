@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from click.testing import CliRunner
+
 from jre.cli import cli
 from jre.kinds import Benchmark
 from jre.run import execute
@@ -27,7 +28,12 @@ factors = {{ verbose = 1, trace = 1 }}
 teacher = {{ name = "arith", style = "concise" }}
 lang = "en"
 domain = "math"
-seeds = {{ loader = "file", path = "{SEEDS}", count = 6, fields = {{ id = "id", instruction = "question", response = "problem" }} }}
+
+[synth.datasets.c_en.seeds]
+loader = "file"
+path = "{SEEDS}"
+count = 6
+fields = {{ id = "id", instruction = "question", response = "problem" }}
 
 [mix]
 [[mix.components]]

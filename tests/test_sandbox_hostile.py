@@ -370,8 +370,9 @@ NAME_SELF = ("import ctypes\nctypes.CDLL(None).prctl(15, b'jre-hostile-k', 0, 0,
 
 def test_sandbox_processes_gone_after_kill() -> None:
     # SIGKILL the whole evaluator mid-run: its runs must not survive it.
-    code = ("import sys; sys.path[:0] = %r\nfrom jre.lib.sandbox import run_program\n"
-            "run_program(%r)\n" % (sys.path, NAME_SELF + "import time\ntime.sleep(60)\n"))
+    program = NAME_SELF + "import time\ntime.sleep(60)\n"
+    code = (f"import sys; sys.path[:0] = {sys.path!r}\nfrom jre.lib.sandbox import run_program\n"
+            f"run_program({program!r})\n")
     evaluator = subprocess.Popen([sys.executable, "-c", code])
     deadline = time.monotonic() + 30
     while not _procs_named(b"jre-hostile-k") and time.monotonic() < deadline:

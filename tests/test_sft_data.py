@@ -6,8 +6,16 @@ import random
 
 import pytest
 
-from jre.lib.train.data import (IGNORE_INDEX, PackedCollator, model_inputs, PaddingCollator, fit_status, pack_groups,
-                          packed_efficiency, tokenize_chat)
+from jre.lib.train.data import (
+    IGNORE_INDEX,
+    PackedCollator,
+    PaddingCollator,
+    fit_status,
+    model_inputs,
+    pack_groups,
+    packed_efficiency,
+    tokenize_chat,
+)
 
 
 @pytest.fixture(scope="module")

@@ -202,7 +202,11 @@ def test_hf_engine_synth_on_a_tiny_model(tmp_path, tiny_model):
 [synth.datasets.tiny]
 teacher = {{ name = "r1", max_tokens = 8, seed = 1 }}
 engine = {{ name = "hf", model = "{tiny_model}", batch_size = 4 }}
-seeds = {{ loader = "file", path = "{FIXTURES / 'custom.jsonl'}", fields = {{ id = "qid", instruction = "body.text" }} }}
+
+[synth.datasets.tiny.seeds]
+loader = "file"
+path = "{FIXTURES / 'custom.jsonl'}"
+fields = {{ id = "qid", instruction = "body.text" }}
 """)
     result = run_jre("synth", str(recipe), cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from jre.errors import UserError
-from jre.sections.synth import SeedSpec
 from jre.lib.seeds import load_seeds, split_counts
+from jre.sections.synth import SeedSpec
 
 FIXTURES = Path(__file__).parent / "fixtures" / "synth"
 
@@ -123,8 +123,8 @@ def test_smaller_samples_are_nested_and_disjoint_sets_exclude():
 
 
 def test_dataset_seeds_add_the_margin_except_for_replay(tmp_path):
-    from jre.recipe import load_recipe
     from jre.lib.seeds import dataset_seeds
+    from jre.recipe import load_recipe
 
     questions = ", ".join(f'"{k}" = "{FIXTURES / v}"' for k, v in CODE_QUESTIONS.items())
     spec = (f'{{ loader = "nemotron", path = "{FIXTURES / "nemotron_v1"}", count = 20, '

@@ -4,9 +4,9 @@ launch commands and ZeRO config, and bad input."""
 from __future__ import annotations
 
 import json
-import shutil
-import re
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,7 +29,8 @@ def write_triples(path: Path, n: int, *, seed: int = 0) -> Path:
             a, b = rng.randint(1, 9), rng.randint(1, 9)
             ja = i % 2 == 1
             t = Triple(id=stable_id("arith", i), instruction=(f"{a} + {b} は？" if ja else f"What is {a} + {b}?"),
-                       trace=f"{a} + {b} = {a + b}.", response=(f"答えは{a + b}です。" if ja else f"The answer is {a + b}."),
+                       trace=f"{a} + {b} = {a + b}.",
+                       response=(f"答えは{a + b}です。" if ja else f"The answer is {a + b}."),
                        lang_in="ja" if ja else "en", lang_trace="en", domain="stem", source="arith", teacher="fixture",
                        finish_reason="stop")
             fh.write(json.dumps(t.to_dict(), ensure_ascii=False) + "\n")

@@ -9,20 +9,20 @@ rerun the analysis from that folder alone (``rerun.toml`` there is a ready recip
 
 Results table columns (:data:`RESULT_COLUMNS`): ``run, benchmark, short_name, metric, score, ci95_lo,
 ci95_hi, failure_rate, failure_rate_per_question, japanese_trace_share, mean_output_tokens, n_items,
-n_samples, answer_policy, score_trace, score_empty, score_whole, temperature, top_p, max_tokens, details``. Factor table: ``run`` plus one column per factor.
+n_samples, answer_policy, score_trace, score_empty, score_whole, temperature, top_p, max_tokens,
+details``. Factor table: ``run`` plus one column per factor.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic
 
-from pydantic import BaseModel
-
-from jre.kinds.base import Plugin
+from jre.kinds.base import ConfigT, Plugin
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
@@ -55,7 +55,7 @@ def result_row(run: str, results: Mapping[str, Any], details: str | None = None)
     }
 
 
-def results_frame(rows: list[dict[str, Any]]) -> "pd.DataFrame":
+def results_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The results table from rows (missing columns become empty)."""
     import pandas as pd
 
@@ -64,7 +64,7 @@ def results_frame(rows: list[dict[str, Any]]) -> "pd.DataFrame":
     return frame
 
 
-def factor_matrix(factors: "pd.DataFrame") -> "pd.DataFrame":
+def factor_matrix(factors: pd.DataFrame) -> pd.DataFrame:
     """One row per run (index ``run``): numeric factors, averaged over a run's rows.
 
     A mixed experiment lists one row per component (the paper's experiment 10 mixes R1 and
@@ -99,8 +99,8 @@ class AnalysisInputs:
     folder when the results came from run folders.
     """
 
-    results: "pd.DataFrame"
-    factors: "pd.DataFrame"
+    results: pd.DataFrame
+    factors: pd.DataFrame
     datasets: dict[str, list[Path]] = field(default_factory=dict)
     base_model: str | None = None
     runs: dict[str, Path] = field(default_factory=dict)
@@ -118,7 +118,7 @@ class AnalysisInputs:
 
     @classmethod
     def read(cls, results_csv: Path, factors_csv: Path | None = None,
-             meta_json: Path | None = None) -> "AnalysisInputs":
+             meta_json: Path | None = None) -> AnalysisInputs:
         """Inputs from CSV files as :meth:`write` leaves them (``factors_csv`` optional)."""
         import pandas as pd
 
@@ -187,7 +187,7 @@ class AnalysisOutput:
     """
 
     summary: str = ""
-    tables: dict[str, "pd.DataFrame"] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, bytes] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     sections: list[ReportSection] = field(default_factory=list)
@@ -217,7 +217,7 @@ class AnalysisOutput:
         return path
 
 
-def mix_by_run(table: "pd.DataFrame", column: str) -> dict[str, Any]:
+def mix_by_run(table: pd.DataFrame, column: str) -> dict[str, Any]:
     """``column`` of the rows of ``table`` whose ``dataset`` is a run's training mix
     (``<run>/mix``, as :class:`AnalysisInputs` names it), keyed by run id."""
     if "dataset" not in table.columns or column not in table.columns:
@@ -226,7 +226,7 @@ def mix_by_run(table: "pd.DataFrame", column: str) -> dict[str, Any]:
             if str(d).endswith("/mix")}
 
 
-def markdown_table(table: "pd.DataFrame", floatfmt: str = ".3f") -> str:
+def markdown_table(table: pd.DataFrame, floatfmt: str = ".3f") -> str:
     """A GitHub-flavoured Markdown table (floats with ``floatfmt``, NaN as an empty cell)."""
     def cell(value: Any) -> str:
         if value is None or (isinstance(value, float) and value != value):
@@ -261,7 +261,7 @@ def pyplot() -> Any:
     return plt
 
 
-class Analysis(Plugin):
+class Analysis(Plugin, Generic[ConfigT]):
     """An analysis plugin turns evaluation results and recipe factors into findings.
 
     Implement :meth:`run`; it must not write files itself (the stage writes the output and
@@ -270,6 +270,6 @@ class Analysis(Plugin):
 
     kind: ClassVar[str] = "analysis"
 
-    def run(self, config: BaseModel | None, inputs: AnalysisInputs) -> AnalysisOutput:
+    def run(self, config: ConfigT | None, inputs: AnalysisInputs) -> AnalysisOutput:
         """Analyse ``inputs`` and return tables, figures and a short summary."""
         raise NotImplementedError

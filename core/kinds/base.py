@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -16,6 +17,10 @@ class StrictModel(BaseModel):
         """Fields whose values play no part given the others (``jre recipe show`` leaves them
         out); a table overrides this where a choice like a loader decides what applies."""
         return set()
+
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+"""A kind's config model: ``class Scores(Analysis[PivotConfig])`` types ``run``'s config."""
 
 
 class Plugin:

@@ -29,9 +29,10 @@ failure rate, bootstrap interval, the details file) is done by the eval stage::
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -39,6 +40,7 @@ from jre.errors import UserError
 from jre.kinds.base import Plugin, StrictModel
 from jre.records import Sampling
 from jre.rows import iter_rows
+from jre.store import file_hash
 
 Messages = list[dict[str, str]]
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
@@ -140,7 +142,7 @@ class Benchmark(Plugin):
     # and score.
     judged: ClassVar[bool] = False
 
-    def bind(self, config: Any, base_dir: Path | None = None) -> "Benchmark":
+    def bind(self, config: Any, base_dir: Path | None = None) -> Benchmark:
         """The benchmark a recipe entry runs: ``self``, or (for a plugin that stands for many
         benchmarks, like the lm-eval bridge) an object for the one ``config`` names. Its
         :attr:`name` names the results folder."""
@@ -153,7 +155,7 @@ class Benchmark(Plugin):
         spec = self.dataset
         if config is None:
             return spec
-        overrides = {k: getattr(config, k, None) for k in ("config", "split", "revision")}
+        overrides: dict[str, Any] = {k: getattr(config, k, None) for k in ("config", "split", "revision")}
         overrides = {k: v for k, v in overrides.items() if v is not None}
         name = getattr(config, "dataset", None)
         if spec is None:
@@ -169,7 +171,6 @@ class Benchmark(Plugin):
                 local = base_dir / local
             rows = read_local_rows(local)
             where = str(local)
-            from jre.store import file_hash
 
             source = {"id": where, "config": None, "split": None,
                       "revision": "sha256:" + file_hash(local)[:16]}

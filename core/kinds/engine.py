@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterable, Iterator, Literal, Protocol
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar, Generic, Literal, Protocol
 
-from pydantic import BaseModel
-
-from jre.kinds.base import Plugin, StrictModel
+from jre.kinds.base import ConfigT, Plugin, StrictModel
+from jre.reasoning import generation_from_harmony, generation_from_text
 from jre.records import ChatRequest, Generation, Sampling
 
 ReasoningFormat = Literal["think", "harmony", "none"]
@@ -31,8 +31,6 @@ def split_generation(text: str, *, reasoning_format: ReasoningFormat = "think",
                      prompt_tokens: int | None = None,
                      completion_tokens: int | None = None) -> Generation:
     """Turn one raw output into a :class:`Generation` according to ``reasoning_format``."""
-    from jre.reasoning import generation_from_harmony, generation_from_text
-
     if reasoning_format == "harmony":
         return generation_from_harmony(text, finish_reason=finish_reason,
                                        prompt_tokens=prompt_tokens,
@@ -73,7 +71,7 @@ class EngineClient(Protocol):
         ...
 
 
-class Engine(Plugin):
+class Engine(Plugin, Generic[ConfigT]):
     """An engine plugin: ``load(config)`` returns an :class:`EngineClient`.
 
     ``config`` is the engine's validated :attr:`config_model` (model path or id, endpoint,
@@ -82,9 +80,9 @@ class Engine(Plugin):
 
     kind: ClassVar[str] = "engine"
 
-    def load(self, config: BaseModel | None) -> EngineClient:
+    def load(self, config: ConfigT | None) -> EngineClient:
         raise NotImplementedError
 
-    def check_sampling(self, config: BaseModel | None, sampling: Sampling) -> str | None:
+    def check_sampling(self, config: ConfigT | None, sampling: Sampling) -> str | None:
         """Why this engine would refuse ``sampling`` (checked with the recipe), or ``None``."""
         return None

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic
 
-from pydantic import BaseModel
-
-from jre.kinds.base import Plugin
+from jre.kinds.base import ConfigT, Plugin
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from rich.console import Console
@@ -39,13 +37,13 @@ class MixContext:
     report the share of examples longer than it; ``overlength`` what training does with them.
     """
 
-    recipe: "Recipe"
-    store: "RunStore"
+    recipe: Recipe
+    store: RunStore
     out_dir: Path
     tokenizer: str | None = None
     max_length: int | None = None
     overlength: str = "drop"
-    console: "Console | None" = None
+    console: Console | None = None
 
 
 @dataclass
@@ -56,24 +54,24 @@ class MixResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Mixer(Plugin):
+class Mixer(Plugin, Generic[ConfigT]):
     """A mixer plugin builds an SFT dataset from source triples as a recipe describes.
 
     Implement :meth:`mix`; :meth:`plan` (for ``--dry-run``, reads no data) and
     :meth:`inputs` (fingerprints of the sources, so an unchanged mix is skipped on rerun)
-    have simple defaults.
+    have simple defaults. ``config`` is the mixer's validated :attr:`config_model`.
     """
 
     kind: ClassVar[str] = "mixer"
 
-    def plan(self, config: BaseModel | None, recipe: "Recipe") -> list[str]:
+    def plan(self, config: ConfigT, recipe: Recipe) -> list[str]:
         """Lines describing what :meth:`mix` would build, without reading any data."""
         return [f"mixer {self.name}"]
 
-    def inputs(self, config: BaseModel | None, ctx: MixContext) -> dict[str, str]:
+    def inputs(self, config: ConfigT, ctx: MixContext) -> dict[str, str]:
         """Source name → fingerprint; a change makes the stage rerun."""
         return {}
 
-    def mix(self, config: BaseModel | None, ctx: MixContext) -> MixResult:
+    def mix(self, config: ConfigT, ctx: MixContext) -> MixResult:
         """Write the dataset's Parquet shards into ``ctx.out_dir`` and report on them."""
         raise NotImplementedError

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal
 
 from pydantic import BaseModel, Field
 
-from jre.kinds.base import Plugin, StrictModel
+from jre.kinds.base import ConfigT, Plugin, StrictModel
 from jre.kinds.engine import ReasoningFormat
 from jre.records import ChatRequest, Generation, Sampling, Triple
 
@@ -59,7 +59,7 @@ class TeacherSettings:
                 "system_prompt": self.system_prompt, "format": self.reasoning_format}
 
 
-class Teacher(Plugin):
+class Teacher(Plugin, Generic[ConfigT]):
     """A teacher plugin turns seed instructions into reasoning triples.
 
     Defaults (model id, engine, reasoning format, sampling) are class attributes a recipe
@@ -79,7 +79,7 @@ class Teacher(Plugin):
     system_prompt: ClassVar[str | None] = None
     uses_engine: ClassVar[bool] = True
 
-    def settings(self, config: BaseModel | None) -> TeacherSettings:
+    def settings(self, config: ConfigT | None) -> TeacherSettings:
         """This teacher's defaults with ``config``'s set values applied."""
         def pick(key: str, default: Any) -> Any:
             value = getattr(config, key, None) if config is not None else None

@@ -15,6 +15,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from jre.bleu_ja import ja_tokenizer
+from jre.errors import UserError
+from jre.kinds.benchmark import Benchmark
+from jre.plugin_manager import get_plugins
+
 _JA = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff66-\uff9f]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 DEFAULT_N = (8, 13)
@@ -24,8 +29,6 @@ MIN_WORDS = 5  # shorter questions ("sp", "Physics") would match ordinary words 
 def words(text: str) -> list[str]:
     """Lower-cased words of ``text`` (MeCab for Japanese, punctuation dropped)."""
     if _JA.search(text):
-        from jre.bleu_ja import ja_tokenizer
-
         tokens = ja_tokenizer()(text).split()
     else:
         tokens = text.split()
@@ -79,16 +82,13 @@ def item_texts(item: Any) -> list[str]:
 def benchmark_index(recipe: Any, n: tuple[int, ...] = DEFAULT_N) -> BenchmarkIndex:
     """The questions of every benchmark in ``recipe``'s ``[eval]``, loaded by the benchmark
     plugins themselves (an empty index without ``[eval]``)."""
-    from jre.errors import UserError
-    from jre.plugin_manager import get_plugins
-
     index = BenchmarkIndex(n=n)
     if recipe.eval is None:
         return index
     base = recipe.path.parent if recipe.path else None
     for i, ref in enumerate(recipe.eval.benchmarks):
         try:
-            benchmark = get_plugins().get("benchmark", ref.name).bind(ref.config, base)
+            benchmark = get_plugins().get(Benchmark, ref.name).bind(ref.config, base)
             items = benchmark.load(ref.config, base).items
         except UserError as exc:
             exc.field = f"eval.benchmarks[{i}]" + (f".{exc.field}" if exc.field else "")

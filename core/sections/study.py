@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from jre.kinds.base import StrictModel
 from pydantic import Field
+
+from jre.kinds.base import StrictModel
 
 FactorValue = bool | int | float | str
 

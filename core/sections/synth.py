@@ -26,7 +26,6 @@ from typing import Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from jre.errors import UserError
 from jre.kinds.base import StrictModel
 from jre.sections.refs import EngineRef, TeacherRef
 
@@ -65,7 +64,7 @@ class SeedSpec(StrictModel):
     path: str | None = None
     count: int | None = Field(default=None, gt=0)
     seed: int = 0
-    mix: dict[str, float] = Field(default_factory=lambda: {"code": 2, "math": 2, "stem": 1})
+    mix: dict[str, float] = Field(default_factory=lambda: dict[str, float](code=2, math=2, stem=1))
     languages: list[str] = Field(default_factory=lambda: ["English"])
     fields: dict[str, str] = Field(default_factory=dict)
     split: str = "train"
@@ -80,7 +79,7 @@ class SeedSpec(StrictModel):
     code_questions: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _check(self) -> "SeedSpec":
+    def _check(self) -> SeedSpec:
         if self.loader in ("file", "hf") and not self.path:
             raise ValueError(f"the {self.loader} loader needs a path")
         if self.loader in ("file", "hf") and "instruction" not in self.fields:
@@ -146,7 +145,7 @@ class SynthDataset(StrictModel):
         return 0.0 if self._offline else DEFAULT_MARGIN
 
     @model_validator(mode="after")
-    def _check(self) -> "SynthDataset":
+    def _check(self) -> SynthDataset:
         if (self.seeds is None) == (self.translate_from is None):
             raise ValueError("give exactly one of seeds or translate_from")
         model = self.teacher.options.get("model")
@@ -174,7 +173,7 @@ class SynthSection(StrictModel):
     commit_every: int = Field(default=64, ge=1)
 
     @model_validator(mode="after")
-    def _check(self) -> "SynthSection":
+    def _check(self) -> SynthSection:
         for name, ds in self.datasets.items():
             if ds.translate_from is not None:
                 source = self.datasets.get(ds.translate_from)

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+
 from jre.console import stage_console
 from jre.errors import UserError
 from jre.plugin_manager import PluginSet, get_plugins
 from jre.recipe import STAGE_ORDER, Recipe
 from jre.store import RunStore
-from rich.console import Console
 
 
 @dataclass
@@ -99,10 +100,8 @@ def stage_problems(recipe: Recipe, store: RunStore, stages: dict[str, Stage],
 
 def available_stages() -> dict[str, Stage]:
     """Stage name → :class:`Stage`, in pipeline order, for every stage module that exists."""
-    import jre.stages as package
-
     stages: dict[str, Stage] = {}
-    for info in pkgutil.iter_modules(package.__path__):
+    for info in pkgutil.iter_modules(__path__):
         stage = getattr(importlib.import_module(f"jre.stages.{info.name}"), "STAGE", None)
         if isinstance(stage, Stage):
             stages[stage.name] = stage

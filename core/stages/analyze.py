@@ -20,6 +20,7 @@ from jre.plugin_manager import PluginSet
 from jre.recipe import Recipe, config_hash, resolved_dict
 from jre.stages import Stage, StageContext
 from jre.store import RunStore, file_hash
+from jre.study import selected_experiments, study_runs
 from jre.toml_text import toml_dumps
 
 
@@ -103,14 +104,12 @@ def recipe_inputs(recipe: Recipe, store: RunStore) -> AnalysisInputs:
         inputs.base_model = base or inputs.base_model
         return inputs
     if recipe.study is not None and not section.runs:
-        from jre.study import study_runs
-
-        runs, study_factors, study_base = study_runs(recipe, store)
-        missing = [name for name, folder in runs.items() if not folder.is_dir()]
+        experiment_runs, study_factors, study_base = study_runs(recipe, store)
+        missing = [name for name, folder in experiment_runs.items() if not folder.is_dir()]
         if missing:
             raise UserError(f"experiment(s) {', '.join(missing)} have not run yet (jre run the study)",
                             where=str(store.root / "experiments"), field="analyze")
-        return gather_inputs(runs, study_factors if factors is None else factors,
+        return gather_inputs(experiment_runs, study_factors if factors is None else factors,
                              study_base or base)
     folders = [recipe.resolve_path(r) for r in section.runs] or [store.root]
     runs: dict[str, Path] = {}
@@ -204,8 +203,6 @@ def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
     source = (f"results {section.results}" if section.results else
               f"runs {', '.join(section.runs)}" if section.runs else "this run's results")
     if recipe.study is not None and not section.runs and not section.results:
-        from jre.study import selected_experiments
-
         grid, names = selected_experiments(recipe.study, str(recipe.path))
         source = (f"the study's {len(names)} experiments" + (f" (grid {grid})" if grid else "")
                   + f": {', '.join(names)}, each run through the stages above")

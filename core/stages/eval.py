@@ -31,15 +31,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+from jre import __version__
 from jre.console import StageProgress
 from jre.errors import UserError
+from jre.evaluate import rescore, sample_id, score_samples, summarize
+from jre.judge import JudgeIncomplete, judge_and_summarize
 from jre.kinds import Engine
 from jre.kinds.benchmark import Benchmark
+from jre.multiturn import generate_turns
 from jre.plugin_manager import PluginSet
-from jre.evaluate import rescore
-from jre.recipe import Recipe, config_hash, resolved_dict
-from jre.store import dumps_json
+from jre.recipe import Recipe, config_hash, required, resolved_dict
+from jre.records import ChatRequest
 from jre.stages import Stage, StageContext
+from jre.store import ShardWriter, dumps_json, file_hash, iter_records, write_json_atomic
 
 DETAILS = "details.jsonl"
 RESULTS = "results.json"
@@ -60,7 +64,7 @@ def check(recipe: Recipe, store: Any, planned: set[str]) -> list[UserError]:
 def model_path(recipe: Recipe, store: Any) -> tuple[str, dict[str, str]]:
     """The model to evaluate and what identifies it: the engine's ``model`` (a path taken
     relative to the recipe when it exists there), else ``<run>/train/model``."""
-    section = recipe.eval
+    section = required(recipe.eval, "eval")
     cfg = section.engine.config
     model = getattr(cfg, "model", None) if cfg is not None else None
     if model:
@@ -76,7 +80,6 @@ def model_path(recipe: Recipe, store: Any) -> tuple[str, dict[str, str]]:
         raise UserError(f"no model to evaluate: [eval.engine] sets no `model` and {trained} "
                         f"does not exist (run the train stage first)",
                         where=str(recipe.path) if recipe.path else None, field="eval.engine.model")
-    from jre.store import file_hash
 
     manifest = store.root / "train" / "manifest.json"
     inputs = {"model": str(trained)}
@@ -93,7 +96,7 @@ class _LazyEngine:
 
     def get(self):
         if self.client is None:
-            ref = self.recipe.eval.engine
+            ref = required(self.recipe.eval, "eval").engine
             engine = self.plugins.get(Engine, ref.name)
             cfg = ref.config
             if cfg is not None and "model" in type(cfg).model_fields:
@@ -131,12 +134,8 @@ def _load_items(benchmark, cfg, recipe: Recipe, index: int):
 def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
                   model_inputs: dict[str, str]) -> dict[str, Any]:
     """Evaluate one benchmark of the recipe (resuming its details); returns its results."""
-    from jre import __version__
-    from jre.evaluate import sample_id, summarize
-    from jre.store import ShardWriter, iter_records, write_json_atomic
-
     recipe, store = ctx.recipe, ctx.store
-    section = recipe.eval
+    section = required(recipe.eval, "eval")
     ref = section.benchmarks[index]
     cfg = ref.config
     benchmark = _bind(ref, recipe, index, ctx.plugins)
@@ -167,7 +166,7 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
     reextract = previous is not None and previous.plugins != step.plugins
     if previous is not None and (previous.inputs != inputs or ctx.force):
         details.unlink(missing_ok=True)  # stale samples from another model or setting
-    elif step.fresh:
+    elif step.fresh and previous is not None:  # fresh: a previous manifest matched
         if previous.extra.get("details") == details_fingerprint(details):
             ctx.console.print(f"eval {name}: up to date (use --force to redo)")
             return json.loads((out / RESULTS).read_text(encoding="utf-8"))
@@ -205,8 +204,6 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
                         extra={"failed_requests": [list(f) for f in failed[:20]]})
         raise IncompleteBenchmark(name, len(missing), len(wanted), _reason(engine, failed))
     if benchmark.judged:
-        from jre.judge import JudgeIncomplete, judge_and_summarize
-
         try:
             results = judge_and_summarize(benchmark, cfg, items, records, out,
                                           policy=section.answer_policy,
@@ -263,8 +260,6 @@ class IncompleteBenchmark(UserError):
 
 def details_fingerprint(path: Path) -> dict[str, Any] | None:
     """Size and sha256 of a details file: what a complete manifest summarised."""
-    from jre.store import file_hash
-
     if not path.exists():
         return None
     return {"bytes": path.stat().st_size, "sha256": file_hash(path)}
@@ -276,7 +271,8 @@ def _reason(engine: _LazyEngine, failed: list[tuple[str, str]]) -> str:
     if failed:
         more = f"; {len(failed) - 1} more failed requests" if len(failed) > 1 else ""
         return failed[0][1] + more
-    return f"engine {engine.recipe.eval.engine.name} returned fewer samples than requested"
+    name = required(engine.recipe.eval, "eval").engine.name
+    return f"engine {name} returned fewer samples than requested"
 
 
 def _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name, done, total,
@@ -284,16 +280,6 @@ def _generate(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, name, 
     """Generate and score the missing samples of ``todo``; returns the engine's failed
     requests ``(item id, why)``."""
     from dataclasses import replace
-
-    from jre.evaluate import sample_id, score_samples
-    from jre.records import ChatRequest
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
 
     requests = []
     prompts = {}
@@ -334,8 +320,6 @@ def _generate_turns(ctx, benchmark, cfg, todo, by_id, sampling, engine, writer, 
     """Multi-turn conversations (jre.multiturn); returns the engine's failed requests."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from jre.multiturn import generate_turns
-
     columns = (TextColumn(f"eval {name}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=ctx.console, transient=False) as progress:
         task = progress.add_task(name, total=total, completed=done)
@@ -349,7 +333,7 @@ def run(ctx: StageContext) -> None:
     engine = _LazyEngine(recipe, model, ctx.plugins)
     incomplete: list[IncompleteBenchmark] = []
     try:
-        for index, ref in enumerate(recipe.eval.benchmarks):
+        for index in range(len(required(recipe.eval, "eval").benchmarks)):
             try:
                 results = run_benchmark(ctx, index, engine, model_inputs)
             except IncompleteBenchmark as exc:  # the other benchmarks still run
@@ -375,9 +359,9 @@ def run(ctx: StageContext) -> None:
 
 
 def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
-    section = recipe.eval
+    section = required(recipe.eval, "eval")
     lines = []
-    for index, ref in enumerate(section.benchmarks):
+    for ref in section.benchmarks:
         plugin = plugins.get(Benchmark, ref.name)
         if type(plugin).bind is Benchmark.bind:
             benchmark, label = plugin, plugin.name

@@ -11,12 +11,12 @@ import shutil
 
 from jre.kinds.mixer import MixContext, Mixer
 from jre.plugin_manager import PluginSet
-from jre.recipe import Recipe
+from jre.recipe import Recipe, required
 from jre.stages import Stage, StageContext
 
 
 def _mixer(recipe: Recipe, plugins: PluginSet) -> Mixer:
-    return plugins.get(Mixer, recipe.mix.name)
+    return plugins.get(Mixer, required(recipe.mix, "mix").name)
 
 
 def _context(ctx: StageContext, out_dir) -> MixContext:
@@ -37,7 +37,7 @@ def run(ctx: StageContext) -> None:
     stage_dir = ctx.store.stage_dir("mix")
     final = stage_dir / "dataset"
     mctx = _context(ctx, final)
-    inputs = mixer.inputs(recipe.mix.config, mctx)
+    inputs = mixer.inputs(required(recipe.mix, "mix").config, mctx)
     step = ctx.store.step("mix", config_hash=recipe.section_hash("mix"), inputs=inputs,
                           plugins=ctx.plugins.versions(mixer), force=ctx.force, outputs=[final])
     if step.fresh:
@@ -48,7 +48,7 @@ def run(ctx: StageContext) -> None:
     tmp.mkdir(parents=True)
     mctx.out_dir = tmp
     with step:
-        result = mixer.mix(recipe.mix.config, mctx)
+        result = mixer.mix(required(recipe.mix, "mix").config, mctx)
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
         step.finish(counts=result.counts, extra={"dataset": str(final), **result.extra})
@@ -57,7 +57,7 @@ def run(ctx: StageContext) -> None:
 
 
 def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
-    return _mixer(recipe, plugins).plan(recipe.mix.config, recipe)
+    return _mixer(recipe, plugins).plan(required(recipe.mix, "mix").config, recipe)
 
 
 STAGE = Stage(name="mix", run=run, plan=plan,

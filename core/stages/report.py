@@ -25,6 +25,7 @@ from jre.kinds.analysis import FIGURES_ORDER, ReportSection, default_sections, m
 from jre.plugin_manager import PluginSet
 from jre.recipe import Recipe
 from jre.stages import Stage, StageContext
+from jre.study import selected_experiments
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:72rem;
@@ -32,7 +33,8 @@ color:#1d2330;line-height:1.45;padding:0 1rem}
 h1{border-bottom:2px solid #3056d3;padding-bottom:.3rem}h2{margin-top:2.2rem;color:#22346b}
 table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.82rem;max-width:100%}
 th,td{border:1px solid #c9cfdb;padding:.25rem .45rem;text-align:right}th{white-space:normal}
-td{white-space:nowrap}td.text{text-align:left;white-space:normal}.caveat{border-left:4px solid #c98a00;background:#fff8e6;padding:.5rem .8rem}
+td{white-space:nowrap}td.text{text-align:left;white-space:normal}
+.caveat{border-left:4px solid #c98a00;background:#fff8e6;padding:.5rem .8rem}
 th{background:#eef1f8}td:first-child,th:first-child{text-align:left}
 tr:nth-child(even) td{background:#fafbfd}figure{margin:1rem 0}img{max-width:100%;border:1px solid #dde}
 figcaption{font-size:.85rem;color:#556}pre,.summary{background:#f6f7fa;padding:.6rem .8rem;
@@ -110,9 +112,8 @@ def methods(analyses: dict[str, AnalysisResult], run_root: Path) -> str:
         for bench, rows in results.groupby("benchmark", sort=False):
             row = rows.iloc[0]
 
-            def show(column: str, fmt: str = "{}") -> str:
-                value = row.get(column)
-                return "?" if value is None or (isinstance(value, float) and value != value) else fmt.format(value)
+            def show(column: str, fmt: str = "{}", row: Any = row) -> str:  # row bound now: no late binding
+                return _shown(row.get(column), fmt)
 
             lines.append(f"- {bench}: metric {show('metric')}, {show('n_items', '{:.0f}')} questions, "
                          f"{show('n_samples', '{:.0f}')} samples in all, temperature {show('temperature')}, "
@@ -120,6 +121,11 @@ def methods(analyses: dict[str, AnalysisResult], run_root: Path) -> str:
                          f"unclosed traces taken from: {show('answer_policy')}")
         return "\n".join(lines)
     return "\n".join(lines) or "the analyses kept no results table"
+
+
+def _shown(value: Any, fmt: str) -> str:
+    """A results cell as text, ``?`` where it is missing or NaN."""
+    return "?" if value is None or (isinstance(value, float) and value != value) else fmt.format(value)
 
 
 def group_components(factors: Any) -> Any:
@@ -279,13 +285,10 @@ def run(ctx: StageContext) -> None:
     section = ctx.recipe.report
     assert section is not None
     recipe = ctx.recipe
-    experiments = ({name: spec.description for name, spec in recipe.study.experiments.items()}
-                   if recipe.study is not None else None)
-    if experiments is not None:
-        from jre.study import selected_experiments
-
+    experiments = None
+    if recipe.study is not None:
         _, names = selected_experiments(recipe.study, str(recipe.path))
-        experiments = {name: experiments[name] for name in names}
+        experiments = {name: recipe.study.experiments[name].description for name in names}
     md_path, html_path = build_report(ctx.store.root, section.title or recipe.name, section.precision,
                                       caveat=section.caveat, experiments=experiments)
     ctx.console.print(f"report: {html_path} (Markdown: {md_path})")

@@ -21,14 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from jre.console import StageProgress
 from jre.errors import UserError
 from jre.kinds import Engine, Teacher
+from jre.lib.seeds import Seed, SeedSet, dataset_seeds
 from jre.plugin_manager import PluginSet
-from jre.recipe import Recipe, config_hash, resolved_dict
+from jre.recipe import Recipe, config_hash, required, resolved_dict
 from jre.records import ChatRequest, Generation, stable_id
 from jre.stages import Stage, StageContext
 from jre.store import ShardWriter, iter_records, shard_keys, shard_paths
+from jre.translation import translation_problem
 
 
 def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
@@ -118,9 +121,7 @@ def _shard(items: list[Any], shard: tuple[int, int]) -> list[Any]:
 
 
 def _load_seeds(recipe: Recipe, name: str) -> Any:
-    from jre.lib.seeds import dataset_seeds
-
-    return dataset_seeds(recipe.synth, name, recipe.resolve_path)
+    return dataset_seeds(required(recipe.synth, "synth"), name, recipe.resolve_path)
 
 
 def _request_seed(base: int | None, seed_id: str, index: int) -> int | None:
@@ -136,9 +137,6 @@ def _translate(ctx: StageContext, name: str, ds: Any, folder: Path) -> list[Any]
     is asked again, up to ``translate_retries`` times; rejections are counted by reason in
     the seed report.
     """
-    from jre.lib.seeds import Seed, SeedSet
-    from jre.translation import translation_problem
-
     recipe = ctx.recipe
     where = str(recipe.path)
     loaded = _load_seeds(recipe, ds.translate_from)
@@ -163,7 +161,8 @@ def _translate(ctx: StageContext, name: str, ds: Any, folder: Path) -> list[Any]
         worker = f"worker-{ctx.shard[0]:03d}-of-{ctx.shard[1]:03d}.jsonl"
         progress = _Progress(ctx, f"translate {name}", len(source), len(source) - len(todo))
         try:
-            with ShardWriter(out_dir / worker, key="id", batch_size=recipe.synth.commit_every) as writer:
+            commit_every = required(recipe.synth, "synth").commit_every
+            with ShardWriter(out_dir / worker, key="id", batch_size=commit_every) as writer:
                 for request, gens in client.generate(requests):
                     gen = gens[0]
                     text = (gen.content or "").strip()
@@ -190,9 +189,9 @@ def _translate(ctx: StageContext, name: str, ds: Any, folder: Path) -> list[Any]
                                                "retries": ds.translate_retries}}
     seeds = SeedSet(report=report)
     for s in source:
-        record = done.get(s.id)
-        if record is not None:
-            seeds.append(Seed(id=s.id, instruction=record["instruction"], lang=ds.lang,
+        translated = done.get(s.id)
+        if translated is not None:
+            seeds.append(Seed(id=s.id, instruction=translated["instruction"], lang=ds.lang,
                               domain=ds.domain or s.domain, source=s.source,
                               meta={**s.meta, "source_id": s.id, "instruction_en": s.instruction}))
     return seeds
@@ -219,7 +218,7 @@ def _summary(shards: Path) -> dict[str, Any]:
 def run_dataset(ctx: StageContext, name: str) -> dict[str, Any]:
     """Synthesise one dataset of the recipe's ``[synth]`` table; returns its manifest counts."""
     recipe = ctx.recipe
-    ds = recipe.synth.datasets[name]
+    ds = required(recipe.synth, "synth").datasets[name]
     where = str(recipe.path)
     teacher, settings = _teacher(ds.teacher, ctx.plugins)
     if not teacher.uses_engine and ds.samples != 1:
@@ -310,7 +309,7 @@ def _generate(ctx: StageContext, name: str, ds: Any, teacher: Any, settings: Any
                               lang_in=seed.lang, domain=ds.domain or seed.domain,
                               source=seed.source, meta=meta).to_dict()
 
-    writer = ShardWriter(shards / worker, key="id", batch_size=recipe.synth.commit_every)
+    writer = ShardWriter(shards / worker, key="id", batch_size=required(recipe.synth, "synth").commit_every)
     try:
         if not teacher.uses_engine:
             for seed, missing in work.values():
@@ -355,9 +354,9 @@ def _generate(ctx: StageContext, name: str, ds: Any, teacher: Any, settings: Any
 
 
 def _order(recipe: Recipe) -> list[str]:
-    names = list(recipe.synth.datasets)
-    return ([n for n in names if recipe.synth.datasets[n].translate_from is None]
-            + [n for n in names if recipe.synth.datasets[n].translate_from is not None])
+    datasets = required(recipe.synth, "synth").datasets
+    return ([n for n, ds in datasets.items() if ds.translate_from is None]
+            + [n for n, ds in datasets.items() if ds.translate_from is not None])
 
 
 def run(ctx: StageContext) -> None:
@@ -371,10 +370,11 @@ def run(ctx: StageContext) -> None:
 def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
     lines = []
     for name in _order(recipe):
-        ds = recipe.synth.datasets[name]
-        origin = (f"translated from {ds.translate_from}" if ds.translate_from
-                  else f"{ds.seeds.loader} seeds" + (f" ×{ds.seeds.count:,}" if ds.seeds.count else "")
-                  + (f" + {ds.seed_margin:.0%} margin" if ds.seeds.count and ds.seed_margin else ""))
+        ds = required(recipe.synth, "synth").datasets[name]
+        seeds = ds.seeds
+        origin = (f"translated from {ds.translate_from}" if ds.translate_from or seeds is None
+                  else f"{seeds.loader} seeds" + (f" ×{seeds.count:,}" if seeds.count else "")
+                  + (f" + {ds.seed_margin:.0%} margin" if seeds.count and ds.seed_margin else ""))
         lines.append(f"synth {name}: teacher {ds.teacher.name}, {origin}, {ds.samples} sample(s), "
                      f"lang {ds.lang}")
     return lines

@@ -13,11 +13,24 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from jre.errors import UserError
+from jre.lib.train.launch import (
+    format_command,
+    grad_accumulation,
+    inside_launcher,
+    launch_command,
+    require_deepspeed,
+    world_size,
+    write_deepspeed_config,
+)
+from jre.lib.train.paths import TrainPaths
+from jre.lib.train.trainer import train
 from jre.plugin_manager import PluginSet
-from jre.recipe import Recipe
+from jre.recipe import Recipe, required
 from jre.recipe import config_hash as hash_of
 from jre.stages import Stage, StageContext
+from jre.store import RunStore
 
 
 def _inputs(store: Any) -> dict[str, str]:
@@ -50,9 +63,6 @@ def check(recipe: Recipe, store: Any, planned: set[str]) -> list[UserError]:
 def run_in_process(recipe: Recipe, store: Any, *, force: bool = False, console: Any = None) -> None:
     """Train in this process (a single device, or one rank of a launched run)."""
     import os
-
-    from jre.lib.train.paths import TrainPaths
-    from jre.lib.train.trainer import train
 
     paths = TrainPaths.of(store)
     config_hash = recipe.section_hash("train")
@@ -88,10 +98,8 @@ def _executable(name: str) -> str:
 
 
 def run(ctx: StageContext) -> None:
-    from jre.lib.train.launch import format_command, grad_accumulation, inside_launcher, launch_command, world_size
-
     recipe = ctx.recipe
-    section = recipe.train
+    section = required(recipe.train, "train")
     if section.launch.launcher == "none" or inside_launcher():
         if ctx.options.get("print_launch"):
             raise UserError("--print-launch needs [train.launch] launcher = torchrun, accelerate or deepspeed",
@@ -100,9 +108,6 @@ def run(ctx: StageContext) -> None:
         return
     grad_accumulation(section, world_size(section))  # fail before starting any worker
     if section.deepspeed is not None:
-        from jre.lib.train.launch import require_deepspeed, write_deepspeed_config
-        from jre.lib.train.paths import TrainPaths
-
         if not ctx.options.get("print_launch"):
             require_deepspeed(str(recipe.path))
 
@@ -124,9 +129,7 @@ def run(ctx: StageContext) -> None:
 
 
 def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
-    from jre.lib.train.launch import launch_command, world_size
-
-    t = recipe.train
+    t = required(recipe.train, "train")
     world = world_size(t)
     lines = [f"base model {t.base_model}",
              f"lr {t.learning_rate:g}, epochs {t.epochs:g}" + (f", max_steps {t.max_steps}" if t.max_steps else "")
@@ -136,10 +139,6 @@ def plan(recipe: Recipe, plugins: PluginSet) -> list[str]:
              f"{'LoRA r=' + str(t.lora.r) if t.lora else 'full fine-tuning'}"
              + (f", DeepSpeed ZeRO-{t.deepspeed.stage}" if t.deepspeed else "")]
     if t.launch.launcher != "none":
-        from jre.lib.train.launch import format_command
-
-        from jre.store import RunStore
-
         root = RunStore.for_recipe(recipe).root
         lines.append("launch: " + format_command(launch_command(recipe.path or Path("recipe.toml"), root, t)))
     return lines

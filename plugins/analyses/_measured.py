@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jre.errors import UserError
+from jre.plugins.analyses.ppl import nll_batches
 from jre.rows import iter_rows
 
 MEASURABLE = ("ppl", "length_k")
@@ -40,8 +41,6 @@ def measure(inputs: Any, names: list[str], *, domain: str = "stem", limit: int |
     import pandas as pd
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from jre.plugins.analyses.ppl import nll_batches
 
     unknown = sorted(set(names) - set(MEASURABLE))
     if unknown:

@@ -22,6 +22,7 @@ from jre import hookimpl
 from jre.errors import UserError
 from jre.kinds import Analysis, StrictModel
 from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, ReportSection, factor_matrix, figure_png, pyplot
+from jre.plugins.analyses._measured import measure
 
 
 class AiccConfig(StrictModel):
@@ -117,7 +118,7 @@ def fit_subsets(y: Any, X: Any, *, count_variance: bool = False,
     return out
 
 
-class Aicc(Analysis):
+class Aicc(Analysis[AiccConfig]):
     """Which experiment factors best explain each benchmark's failure rate (AICc selection)."""
 
     name = "aicc"
@@ -130,8 +131,6 @@ class Aicc(Analysis):
         config = config or AiccConfig()
         table = inputs.factors
         if config.measured:
-            from jre.plugins.analyses._measured import measure
-
             table = measure(inputs, config.measured, domain=config.measured_domain,
                             limit=config.measured_examples)
         factors = factor_matrix(table)
@@ -174,7 +173,7 @@ class Aicc(Analysis):
                                      "r2": best["r2"] if best else None,
                                      "runner_up": " + ".join(runner_up["factors"]) if runner_up else None,
                                      "runner_up_aicc": runner_up["aicc"] if runner_up else None,
-                                     "tie": bool(runner_up and abs(runner_up["aicc"] - best["aicc"]) < TIE)}
+                                     "tie": bool(runner_up and best and abs(runner_up["aicc"] - best["aicc"]) < TIE)}
             for name in chosen:
                 entry[name] = ""
             if best:

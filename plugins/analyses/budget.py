@@ -15,9 +15,13 @@ from typing import Any
 from pydantic import Field
 
 from jre import hookimpl
+from jre.budget import budget_curve, default_budgets
 from jre.errors import UserError
-from jre.kinds import Analysis, StrictModel
+from jre.kinds import Analysis, Benchmark, StrictModel
 from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, figure_png, pyplot
+from jre.plugin_manager import get_plugins
+from jre.recipe import load_recipe
+from jre.store import iter_records, recipe_base_dir
 
 COLUMNS = ["run", "benchmark", "budget", "failure_rate", "score", "cut", "n_samples"]
 
@@ -33,8 +37,6 @@ class BudgetConfig(StrictModel):
 
 def budgets_for(config: BudgetConfig, max_tokens: int) -> list[int]:
     """The budgets to evaluate for a run whose ``max_tokens`` was ``max_tokens``."""
-    from jre.budget import default_budgets
-
     if config.budgets is not None:
         chosen = sorted({b for b in config.budgets if 0 < b <= max_tokens})
     elif config.step is not None:
@@ -46,12 +48,6 @@ def budgets_for(config: BudgetConfig, max_tokens: int) -> list[int]:
 
 def _curves(run: str, folder: Path, config: BudgetConfig) -> list[dict[str, Any]]:
     from transformers import AutoTokenizer
-
-    from jre.budget import budget_curve
-    from jre.plugin_manager import get_plugins
-    from jre.recipe import load_recipe
-    from jre.run import recipe_base_dir
-    from jre.store import iter_records
 
     recipe_path = folder / "recipe.toml"
     if not recipe_path.exists() or not list(folder.glob("eval/*/details.jsonl")):
@@ -68,7 +64,7 @@ def _curves(run: str, folder: Path, config: BudgetConfig) -> list[dict[str, Any]
         max_tokens = (results.get("sampling") or {}).get("max_tokens")
         if ref is None or not max_tokens:
             continue
-        plugin = get_plugins().get("benchmark", ref.name)
+        plugin = get_plugins().get(Benchmark, ref.name)
         if plugin.judged or plugin.turns > 1:
             continue  # a judge's rating cannot be recomputed for a cut answer without asking it
         base_dir = recipe_base_dir(folder)  # relative data paths follow the original recipe
@@ -109,7 +105,7 @@ def _figure(table: Any) -> bytes:
     return figure_png(fig)
 
 
-class Budget(Analysis):
+class Budget(Analysis[BudgetConfig]):
     """Failure rate and score vs token budget per run and benchmark, without regenerating."""
 
     name = "budget"

@@ -21,6 +21,7 @@ from jre import hookimpl
 from jre.errors import UserError
 from jre.kinds import Analysis, StrictModel
 from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, ReportSection, figure_png, pyplot
+from jre.store import iter_records
 
 
 class CompareConfig(StrictModel):
@@ -54,8 +55,6 @@ def item_scores(details: Path, metric: str | None = None, policy: str | None = N
     (sample scores are sufficient statistics) the item's summed statistics. A metric dict
     (lm-eval tasks) contributes its ``metric`` entry when that is a number. ``policy``
     picks the score of that answer policy (the one the run's results were reported under)."""
-    from jre.store import iter_records
-
     samples: dict[str, list[Any]] = {}
     for row in iter_records([details]):
         by_policy = row.get("scores_by_policy") or {}
@@ -166,7 +165,7 @@ def _holm(table: Any) -> None:
         table.loc[known, "significant_holm"] = reject
 
 
-class Compare(Analysis):
+class Compare(Analysis[CompareConfig]):
     """Deltas between runs, per benchmark, with 95 % intervals."""
 
     name = "compare"
@@ -175,16 +174,17 @@ class Compare(Analysis):
 
     def _pairs(self, config: CompareConfig, runs: list[str]) -> list[tuple[str, str]]:
         if config.pairs:
-            pairs = [tuple(p.strip() for p in pair.split(" vs ")) for pair in config.pairs]
+            # each pair reads "A vs B" (the config's validator checked it)
+            pairs = [(a.strip(), b.strip()) for a, b in (pair.split(" vs ") for pair in config.pairs)]
         else:
-            base = config.baseline or (runs[0] if runs else None)
+            base = config.baseline or (runs[0] if runs else "")  # no runs: no pairs
             pairs = [(r, base) for r in runs if r != base]
         for a, b in pairs:
             for run in (a, b):
                 if run not in runs:
                     raise UserError(f"no run {run!r} in the results; runs: {', '.join(runs)}",
                                     field="analyze.compare.pairs")
-        return pairs  # type: ignore[return-value]
+        return pairs
 
     def run(self, config: CompareConfig | None, inputs: AnalysisInputs) -> AnalysisOutput:
         import pandas as pd

@@ -21,7 +21,7 @@ class DecontaminationConfig(StrictModel):
     """``decontamination`` has no options."""
 
 
-class Decontamination(Analysis):
+class Decontamination(Analysis[DecontaminationConfig]):
     """Benchmark-question overlaps found in each run's SFT mix."""
 
     name = "decontamination"

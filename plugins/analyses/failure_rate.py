@@ -21,7 +21,7 @@ from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, ReportSection
 from jre.plugins.analyses.scores import PivotConfig, mean_row, pivot
 
 
-class FailureRate(Analysis):
+class FailureRate(Analysis[PivotConfig]):
     """Reasoning failure rates per run and benchmark (the reference study's Table 3)."""
 
     name = "failure_rate"

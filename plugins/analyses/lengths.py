@@ -6,12 +6,14 @@ the assistant turn exactly as training sees it (``<think>\\n…\\n</think>\\n\\n
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from pydantic import Field
 
 from jre import hookimpl
+from jre.chat import assistant_text
 from jre.errors import UserError
 from jre.kinds import Analysis, StrictModel
 from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, ReportSection, mix_by_run
@@ -59,7 +61,7 @@ def select_datasets(inputs: AnalysisInputs, names: list[str] | None, field: str)
     return {n: f for n, f in chosen.items() if f}
 
 
-class Lengths(Analysis):
+class Lengths(Analysis[LengthsConfig]):
     """Token lengths of trace+response per dataset."""
 
     name = "lengths"
@@ -70,8 +72,6 @@ class Lengths(Analysis):
         import numpy as np
         import pandas as pd
         from transformers import AutoTokenizer
-
-        from jre.chat import assistant_text
 
         config = config or LengthsConfig()
         name = config.tokenizer or inputs.base_model

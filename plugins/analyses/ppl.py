@@ -13,6 +13,7 @@ import math
 from pydantic import Field
 
 from jre import hookimpl
+from jre.chat import assistant_text, ensure_chat_template
 from jre.errors import UserError
 from jre.kinds import Analysis, StrictModel
 from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, ReportSection, mix_by_run
@@ -33,8 +34,6 @@ class PplConfig(StrictModel):
 def nll_batches(model, tokenizer, examples, *, batch_size: int, max_length: int, device: str):
     """Yield (summed NLL, token count) of the assistant tokens, one batch at a time."""
     import torch
-
-    from jre.chat import assistant_text, ensure_chat_template
 
     ensure_chat_template(tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -69,7 +68,7 @@ def nll_batches(model, tokenizer, examples, *, batch_size: int, max_length: int,
         yield float(loss), int((shift_labels != -100).sum())
 
 
-class Perplexity(Analysis):
+class Perplexity(Analysis[PplConfig]):
     """Perplexity of each dataset's trace+response under the model before training."""
 
     name = "ppl"
@@ -88,7 +87,8 @@ class Perplexity(Analysis):
                             field="analyze.ppl.model")
         device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
         tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForCausalLM.from_pretrained(name).to(device).eval()
+        # transformers types the wrapped Module.to as taking the model, not a device
+        model = AutoModelForCausalLM.from_pretrained(name).to(device).eval()  # type: ignore[arg-type]
         rows = []
         for dataset, files in select_datasets(inputs, config.datasets, "analyze.ppl.datasets").items():
             examples = list(iter_examples(files, config.max_examples))

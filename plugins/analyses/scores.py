@@ -147,7 +147,7 @@ def score_vs_failure_figure(results: Any) -> bytes:
     return figure_png(fig)
 
 
-class Scores(Analysis):
+class Scores(Analysis[PivotConfig]):
     """Benchmark scores per run (the reference study's Table 2)."""
 
     name = "scores"

@@ -6,7 +6,8 @@ its rules are listed in docs/extraction.md.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from jre.evaluate import shuffled
 from jre.extract import extract_choice

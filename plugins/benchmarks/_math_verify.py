@@ -9,7 +9,8 @@ restarted when it takes longer than ``timeout`` seconds (a timed-out answer coun
 from __future__ import annotations
 
 import multiprocessing as mp
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from pydantic import Field
 

@@ -2,9 +2,9 @@
 
 Items come from the ``arith`` teacher's generator (:func:`jre.plugins.teachers.arith.make_problem`)
 on its ``test`` split, which holds the problems whose arithmetic hashes into one bucket in
-five; training seeds never come from it, so no test problem was seen in training. ``path`` replaces them with a local file
-(fields ``question`` and ``answer``). The answer is the number after ``Answer:`` / ``答え:``,
-else the last integer of the answer text.
+five; training seeds never come from it, so no test problem was seen in training. ``path``
+replaces them with a local file (fields ``question`` and ``answer``). The answer is the number
+after ``Answer:`` / ``答え:``, else the last integer of the answer text.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -54,7 +54,7 @@ def extract_number(text: str | None) -> int | None:
 class ArithBench(Benchmark):
     """Multi-step arithmetic word problems in one language, exact-match accuracy."""
 
-    lang: ClassVar[str] = "en"
+    lang: ClassVar[Literal["en", "ja"]] = "en"
     config_model = ArithBenchConfig
     fields = ("question", "answer")
     id_field = "id"
@@ -67,7 +67,7 @@ class ArithBench(Benchmark):
         steps = tuple(getattr(config, "steps", (2, 3)))
         rows = []
         for i in range(count):
-            p = make_problem(i, self.lang, "test", steps)  # type: ignore[arg-type]
+            p = make_problem(i, self.lang, "test", steps)
             rows.append({"id": p["id"], "question": question(p), "answer": p["answer"]})
         limit = getattr(config, "limit", None)
         items = self.items(rows, config)[:limit] if limit else self.items(rows, config)

@@ -9,7 +9,10 @@ sandboxed process, so no answer can reach its own verdict (``test_mode = "split"
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import Field
 
 from jre import hookimpl
 from jre.extract import last_code_block
@@ -24,7 +27,6 @@ from jre.lib.sandbox import (
 )
 from jre.passk import pass_at_k
 from jre.records import Sampling
-from pydantic import Field
 
 PROMPT = ("次の Python 関数を完成させてください。関数全体 (必要な import を含む) を一つの "
           "```python コードブロックで示してください。\n\n```python\n{prompt}```")

@@ -26,6 +26,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from huggingface_hub import HfApi, hf_hub_download
+from pydantic import Field
+
 from jre import hookimpl
 from jre.errors import UserError
 from jre.extract import last_code_block
@@ -47,7 +49,6 @@ from jre.lib.sandbox import (
 )
 from jre.passk import pass_at_k
 from jre.records import Sampling
-from pydantic import Field
 
 PROMPT_STDIN = (
     "You will be given a question (problem specification) and will generate a correct Python "

@@ -15,9 +15,9 @@ Results go to ``<run>/eval/lm_eval-<task>/``.
 from __future__ import annotations
 
 import math
-from functools import partial
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from pydantic import Field
 
@@ -79,6 +79,7 @@ class LMEvalTask(Benchmark):
     def __init__(self, task: Any, config: LMEvalConfig) -> None:
         self.task = task
         self._prompts: dict[str, list[dict[str, str]]] = {}
+        # A bound lm-eval task names and configures itself per instance (ClassVars on the kind).
         self.name = f"lm_eval-{config.task}"  # type: ignore[misc]
         self.description = f"lm-eval task {config.task}"  # type: ignore[misc]
         aggregation = task.aggregation()

@@ -24,6 +24,7 @@ from jre.judge import JudgeJob, JudgeOptions, JudgePrompt, judge_messages, load_
 from jre.kinds.benchmark import Benchmark, BenchmarkConfig, Item, LoadedData, read_local_rows
 from jre.reasoning import answer_text
 from jre.records import Generation, Sampling
+from jre.store import file_hash
 
 BUNDLED_PROMPTS = Path(__file__).parent / "data" / "mt_bench_judge_prompts.jsonl"
 # FastChat's llm_judge/common.py NEED_REF_CATS: these categories are graded against a reference.
@@ -82,7 +83,6 @@ class MTBench(Benchmark):
                 except (KeyError, IndexError, TypeError):
                     raise UserError(f"row {index} is not a FastChat answer (question_id, "
                                     f"choices[0].turns)", where=str(where)) from None
-            from jre.store import file_hash
 
             data.source["references"] = {"path": str(where), "sha256": file_hash(where)}
         for item in data.items:
@@ -135,7 +135,7 @@ class MTBench(Benchmark):
             fields = {"question": questions[0], "answer": answers[0]} if turn == 1 else {
                 **{f"question_{i}": questions[i - 1] for i in range(1, turn + 1)},
                 **{f"answer_{i}": answers[i - 1] for i in range(1, turn + 1)}}
-            if math:
+            if math and refs:
                 fields.update({f"ref_answer_{i}": refs[i - 1] for i in range(1, turn + 1)})
             jobs.append(JudgeJob(key=f"{record['id']}/turn{turn}",
                                  messages=judge_messages(prompts[name], **fields),

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from jre import hookimpl
+from jre.bleu_ja import bleu_from_stats, bleu_signature, sentence_stats
 from jre.errors import UserError
 from jre.extract import extract_translation
 from jre.kinds.benchmark import Benchmark, BenchmarkConfig, DatasetSpec, Item
@@ -69,25 +71,17 @@ class WMT20(Benchmark):
 
     def score(self, answer: Any, item: Item, config: Any) -> list[int]:
         """BLEU sufficient statistics of the sentence (summed by :meth:`aggregate`)."""
-        from jre.bleu_ja import sentence_stats
-
         return sentence_stats(answer or "", item.data["reference"], self.target_lang)
 
     def item_metrics(self, scores: Sequence[Any]) -> dict[str, float]:
-        from jre.bleu_ja import bleu_from_stats
-
         return {self.metric: bleu_from_stats(list(scores), self.target_lang)}
 
     def aggregate(self, per_item: Sequence[Sequence[Any]]) -> dict[str, float]:
         """Corpus BLEU over every sample (with N>1 each sample is its own hypothesis)."""
-        from jre.bleu_ja import bleu_from_stats
-
         return {self.metric: bleu_from_stats([s for scores in per_item for s in scores],
                                              self.target_lang)}
 
     def result_extras(self, config: Any) -> dict[str, Any]:
-        from jre.bleu_ja import bleu_signature
-
         return {"signature": bleu_signature(self.target_lang)}
 
     def reference(self, item: Item) -> str:

@@ -8,13 +8,15 @@ ids of its requests, so the same requests give the same outputs on every run.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from jre import hookimpl
 from jre.budget import close_position
+from jre.chat import ensure_chat_template
 from jre.errors import UserError
 from jre.kinds.engine import Engine, EngineConfig, chat_template_flags, new_stats, split_generation
 from jre.records import ChatRequest, Generation, Sampling
@@ -76,8 +78,6 @@ class HFClient:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from jre.chat import ensure_chat_template
-
         if not config.model:
             raise UserError("the hf engine needs a model path or id", field="engine.model")
         self.config = config
@@ -90,9 +90,10 @@ class HFClient:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(
                 config.model, trust_remote_code=config.trust_remote_code)
-            self.model = AutoModelForCausalLM.from_pretrained(
-                config.model, dtype=getattr(torch, dtype),
-                trust_remote_code=config.trust_remote_code).to(device)
+            model = AutoModelForCausalLM.from_pretrained(
+                config.model, dtype=getattr(torch, dtype), trust_remote_code=config.trust_remote_code)
+            # transformers types the wrapped Module.to as taking the model, not a device
+            self.model: Any = model.to(device)  # type: ignore[arg-type]
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise UserError(f"cannot load model: {first}", where=config.model) from None
@@ -185,7 +186,7 @@ class HFClient:
                 finish = "stop"
         text_ids = [t for t in kept if t not in self.eos_ids and t != self.pad_id]
         completion_tokens = len(kept)
-        text = self.tokenizer.decode(text_ids, skip_special_tokens=False)
+        text = self._decode(text_ids)
         for stop in sampling.stop or ():
             cut = text.find(stop)
             if cut >= 0:
@@ -195,13 +196,18 @@ class HFClient:
                                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
         if not sampling.stop:  # a stop string cut the text short of the ids
             gen.think_close_tokens = close_position(
-                text_ids, lambda ids: self.tokenizer.decode(ids, skip_special_tokens=False),
+                text_ids, self._decode,
                 reasoning_format=self.config.reasoning_format, prefilled=prefilled)
         return gen
 
+    def _decode(self, ids: Sequence[int]) -> str:
+        text = self.tokenizer.decode(list(ids), skip_special_tokens=False)
+        assert isinstance(text, str)  # one flat id list decodes to one string
+        return text
+
     def close(self) -> None:
         """Free the model (and GPU memory)."""
-        self.model = None  # type: ignore[assignment]
+        self.model = None
         try:
             import torch
 
@@ -211,7 +217,7 @@ class HFClient:
             pass
 
 
-class HFEngine(Engine):
+class HFEngine(Engine[HFConfig]):
     """transformers ``generate``: batched, left-padded, seeded, on CPU or GPU."""
 
     name = "hf"

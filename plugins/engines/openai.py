@@ -24,7 +24,8 @@ import queue
 import random
 import threading
 import time
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from pydantic import Field, field_validator
 
@@ -32,6 +33,7 @@ from jre import hookimpl
 from jre.budget import close_position
 from jre.errors import UserError
 from jre.kinds.engine import Engine, EngineConfig, new_stats
+from jre.plugins.engines._ratelimit import RateLimiter
 from jre.reasoning import generation_from_message
 from jre.records import ChatRequest, Generation
 
@@ -207,7 +209,7 @@ class OpenAIClient:
                                             f"(it serves {', '.join(map(str, ids[:5]))})",
                                             where=url, field="engine.model")
                 alive.append(url)
-            except (aiohttp.ClientConnectionError, asyncio.TimeoutError, ValueError) as exc:
+            except (TimeoutError, aiohttp.ClientConnectionError, ValueError) as exc:
                 self.stats["errors"]["unreachable"] = self.stats["errors"].get("unreachable", 0) + 1
                 last = f"cannot reach the endpoint ({type(exc).__name__})"
                 if len(self.urls) == 1:
@@ -341,7 +343,7 @@ class OpenAIClient:
                 raw = await r.read()
                 status = r.status
                 retry_after = _retry_after(r.headers.get("Retry-After"))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise _Retry("timeout") from None
         except aiohttp.ClientConnectorError as exc:
             raise _Retry("connection") from exc
@@ -413,8 +415,6 @@ class OpenAIClient:
 
 
 def _limiter(per_minute: float | None):
-    from jre.plugins.engines._ratelimit import RateLimiter
-
     return RateLimiter(per_minute) if per_minute else None
 
 
@@ -427,7 +427,7 @@ def _error_message(raw: bytes) -> str:
         return raw[:500].decode("utf-8", "replace")
 
 
-class OpenAIEngine(Engine):
+class OpenAIEngine(Engine[OpenAIConfig]):
     """Any OpenAI-compatible chat-completions server, or a pool of them."""
 
     name = "openai"

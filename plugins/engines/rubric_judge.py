@@ -93,14 +93,14 @@ class RubricJudgeClient:
         pass
 
 
-class RubricJudge(Engine):
+class RubricJudge(Engine[RubricJudgeConfig]):
     """An offline judge that checks final numbers against the reference answer."""
 
     name = "rubric_judge"
     description = "Offline stand-in judge: rates final numbers against FastChat reference answers"
     config_model = RubricJudgeConfig
 
-    def load(self, config: Any) -> RubricJudgeClient:
+    def load(self, config: RubricJudgeConfig | None) -> RubricJudgeClient:
         return RubricJudgeClient(config if isinstance(config, RubricJudgeConfig) else RubricJudgeConfig())
 
 

@@ -14,14 +14,22 @@ Harmony channels (``reasoning_format = "harmony"``); ``chat_template_kwargs`` ca
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from pydantic import Field, field_validator
 
 from jre import hookimpl
-from jre.errors import UserError
 from jre.budget import close_position
-from jre.kinds.engine import Engine, EngineConfig, chat_template_flags, new_stats, split_generation
+from jre.errors import UserError
+from jre.kinds.engine import (
+    Engine,
+    EngineConfig,
+    ReasoningFormat,
+    chat_template_flags,
+    new_stats,
+    split_generation,
+)
 from jre.records import ChatRequest, Generation, Sampling
 
 INSTALL_HINT = "the vllm engine needs vLLM: pip install 'jre[vllm]' (on a machine with a GPU)"
@@ -93,7 +101,7 @@ def render_prompt(tokenizer: Any, request: ChatRequest, config: VLLMConfig) -> t
     return text, {"prompt_token_ids": list(ids)}
 
 
-def outputs_to_generations(output: Any, *, reasoning_format: str, prefilled: bool,
+def outputs_to_generations(output: Any, *, reasoning_format: ReasoningFormat, prefilled: bool,
                            decode: Callable[[Sequence[int]], str] | None = None) -> list[Generation]:
     """Turn one ``vllm.RequestOutput`` (or an object shaped like it) into generations;
     with ``decode`` (the tokenizer's, special tokens kept) each records where its trace
@@ -102,7 +110,7 @@ def outputs_to_generations(output: Any, *, reasoning_format: str, prefilled: boo
     gens = []
     for completion in output.outputs:
         finish = completion.finish_reason
-        gens.append(split_generation(completion.text, reasoning_format=reasoning_format,  # type: ignore[arg-type]
+        gens.append(split_generation(completion.text, reasoning_format=reasoning_format,
                                      prefilled=prefilled, finish_reason=finish,
                                      prompt_tokens=prompt_tokens,
                                      completion_tokens=len(completion.token_ids)))
@@ -183,14 +191,14 @@ class VLLMClient:
             pass
 
 
-class VLLMEngine(Engine):
+class VLLMEngine(Engine[VLLMConfig]):
     """Offline batch generation with vLLM on one or more GPUs."""
 
     name = "vllm"
     description = "offline vllm.LLM batch generation on GPUs (install jre[vllm])"
     config_model = VLLMConfig
 
-    def check_sampling(self, config: Any, sampling: Sampling) -> str | None:
+    def check_sampling(self, config: VLLMConfig | None, sampling: Sampling) -> str | None:
         return sampling_problem(sampling)
 
     def load(self, config: VLLMConfig | None) -> VLLMClient:

@@ -38,8 +38,8 @@ class Candidates:
         self._new_chunk()
 
     def _new_chunk(self) -> None:
-        self._buf = (np.empty(self._chunk, np.uint32), np.empty(self._chunk, np.uint64),
-                     np.empty(self._chunk, np.uint64))
+        self._buf: tuple[np.ndarray, np.ndarray, np.ndarray] = (
+            np.empty(self._chunk, np.uint32), np.empty(self._chunk, np.uint64), np.empty(self._chunk, np.uint64))
         self._n = 0
 
     def add(self, ordinal: int, prio: int, ihash: int) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from jre.chat import assistant_text
+from jre.chat import assistant_text, ensure_chat_template
 
 
 def mix_schema():
@@ -55,7 +55,7 @@ class ParquetShards:
         self.batch = batch
         self.schema = mix_schema()
         self.files: list[Path] = []
-        self._writer = None
+        self._writer: Any = None  # a pyarrow ParquetWriter (untyped) while a file is open
         self._in_file = 0
         self._rows: list[dict[str, Any]] = []
         self.total = 0
@@ -142,7 +142,5 @@ class TokenCounter:
 def load_tokenizer(name: str) -> Any:
     """The student's tokenizer with a chat template (jre's ChatML one when it has none)."""
     from transformers import AutoTokenizer
-
-    from jre.chat import ensure_chat_template
 
     return ensure_chat_template(AutoTokenizer.from_pretrained(name))

@@ -34,11 +34,13 @@ from pydantic import Field, model_validator
 from jre import hookimpl
 from jre.errors import UserError
 from jre.kinds.base import StrictModel
-from jre.kinds.mixer import MIX_COLUMNS, Mixer, MixContext, MixResult
+from jre.kinds.mixer import MIX_COLUMNS, MixContext, Mixer, MixResult
+from jre.lib.decontam import benchmark_index
 from jre.plugins.mixers._select import Candidates, instruction_hash, priority, select
 from jre.plugins.mixers._sources import Source, resolve_source
-from jre.rows import iter_rows
 from jre.plugins.mixers._write import ParquetShards, TokenCounter, load_tokenizer, to_example
+from jre.rows import iter_rows
+from jre.store import file_hash
 
 _PASS1_COLUMNS = ("id", "instruction", "trace", "response", "lang_in", "finish_reason", "meta")
 
@@ -58,7 +60,7 @@ class Component(StrictModel):
     allow_fewer: bool | None = None
 
     @model_validator(mode="after")
-    def _one_source_form(self) -> "Component":
+    def _one_source_form(self) -> Component:
         if (self.source is None) == (self.sources is None):
             raise ValueError("give exactly one of `source` or `sources` (a table language → source)")
         if self.sources is not None and self.langs is not None:
@@ -93,7 +95,7 @@ class CompositionConfig(StrictModel):
     decontaminate: bool = False
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "CompositionConfig":
+    def _unique_names(self) -> CompositionConfig:
         names = [c.name for c in self.components]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -148,18 +150,19 @@ def prompt_key(row: dict[str, Any]) -> str:
     return f"instruction:{' '.join(str(row.get('instruction') or '').split())}"
 
 
-class CompositionMixer(Mixer):
+class CompositionMixer(Mixer[CompositionConfig]):
     name = "composition"
     description = "Table-1 mixes: exact counts per component, equal language split, strip-trace, dedupe"
     config_model = CompositionConfig
 
-    def plan(self, config: CompositionConfig, recipe: Any) -> list[str]:  # type: ignore[override]
+    def plan(self, config: CompositionConfig, recipe: Any) -> list[str]:
         lines = [f"mixer composition: seed {config.seed}, dedupe {config.dedupe}"]
         total = 0
         for comp in config.components:
             parts = []
             for lang, spec, count in comp.slots():
-                parts.append(f"{count:,} {lang or 'any language'} ← {spec} (teacher {_teacher_of(comp, lang, spec, recipe)})")
+                teacher = _teacher_of(comp, lang, spec, recipe)
+                parts.append(f"{count:,} {lang or 'any language'} ← {spec} (teacher {teacher})")
                 total += count
             trace = "instruction + response only (trace stripped)" if comp.strip_trace else "with trace"
             domain = f" [{comp.domain}]" if comp.domain else ""
@@ -176,7 +179,7 @@ class CompositionMixer(Mixer):
                     out[spec] = resolve_source(spec, ctx.recipe, ctx.store, field=field)
         return out
 
-    def inputs(self, config: CompositionConfig, ctx: MixContext) -> dict[str, str]:  # type: ignore[override]
+    def inputs(self, config: CompositionConfig, ctx: MixContext) -> dict[str, str]:
         fingerprints = {spec: src.fingerprint() for spec, src in self._sources(config, ctx).items()}
         fingerprints["tokenizer"] = str(self._tokenizer_name(config, ctx))
         fingerprints["max_length"] = str(ctx.max_length)
@@ -186,10 +189,8 @@ class CompositionMixer(Mixer):
     def _tokenizer_name(config: CompositionConfig, ctx: MixContext) -> str | None:
         return config.tokenizer or ctx.tokenizer
 
-    def mix(self, config: CompositionConfig, ctx: MixContext) -> MixResult:  # type: ignore[override]
+    def mix(self, config: CompositionConfig, ctx: MixContext) -> MixResult:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        from jre.lib.decontam import benchmark_index
 
         sources = self._sources(config, ctx)
         where = str(ctx.recipe.path) if ctx.recipe.path else None
@@ -258,7 +259,8 @@ class CompositionMixer(Mixer):
                             f"{slot.available:,} usable (after filtering and dedupe"
                             + (f"; {slot.dropped['contaminated']:,} dropped as benchmark overlaps"
                                if slot.dropped.get("contaminated") else "")
-                            + "); lower the count or set allow_fewer = true", where=where, field=f"mix.components[{i}].count")
+                            + "); lower the count or set allow_fewer = true",
+                            where=where, field=f"mix.components[{i}].count")
                     slots.append(slot)
                     selections.append(sel)
 
@@ -274,7 +276,8 @@ class CompositionMixer(Mixer):
                 try:
                     counter = TokenCounter(load_tokenizer(tok_name))
                 except (OSError, ValueError) as exc:
-                    tok_note = f"tokenizer {tok_name!r} could not be loaded ({exc.__class__.__name__}); lengths not measured"
+                    tok_note = (f"tokenizer {tok_name!r} could not be loaded ({exc.__class__.__name__}); "
+                                "lengths not measured")
                     if ctx.console:
                         ctx.console.print(f"warning: {tok_note}")
 
@@ -320,8 +323,6 @@ class CompositionMixer(Mixer):
 
     def _report(self, config: CompositionConfig, ctx: MixContext, slots: list[_Slot], files: list,
                 counter: TokenCounter | None, tok_name: str | None, tok_note: str | None) -> MixResult:
-        from jre.store import file_hash
-
         by_component: dict[str, int] = {}
         by_lang: dict[str, int] = {}
         by_pair: dict[str, int] = {}
@@ -335,7 +336,8 @@ class CompositionMixer(Mixer):
         tokens: dict[str, Any] = {"tokenizer": tok_name}
         if counter is not None:
             tokens.update(counter.summary(ctx.max_length, ctx.overlength))
-            tokens["sampled"] = config.length_sample != 0 and tokens.get("measured_rows", 0) < sum(by_component.values())
+            measured = tokens.get("measured_rows", 0)
+            tokens["sampled"] = config.length_sample != 0 and measured < sum(by_component.values())
         else:
             tokens["note"] = tok_note or "no tokenizer given (train.base_model or mix.tokenizer); lengths not measured"
         shortfalls = [f"{s.component}/{s.lang or 'any'}: {s.written:,} of {s.requested:,}"

@@ -102,7 +102,10 @@ def _chain(problem: dict[str, Any]) -> list[tuple[int, str, int, int]]:
     return out
 
 
-def trace(problem: dict[str, Any], style: Literal["concise", "verbose"], lang: str = "en") -> str:
+TraceStyle = Literal["concise", "verbose"]
+
+
+def trace(problem: dict[str, Any], style: TraceStyle, lang: str = "en") -> str:
     """The reasoning trace of ``problem`` in ``style`` (English or Japanese)."""
     chain = _chain(problem)
     answer = problem["answer"]
@@ -165,14 +168,14 @@ class ArithConfig(StrictModel):
 class ArithSettings(TeacherSettings):
     """Teacher settings plus the trace style and language."""
 
-    style: str = "concise"
+    style: TraceStyle = "concise"
     trace_lang: str = "en"
 
     def identity(self) -> dict[str, Any]:
         return {**super().identity(), "style": self.style, "trace_lang": self.trace_lang}
 
 
-class Arith(Teacher):
+class Arith(Teacher[ArithConfig]):
     """Correct arithmetic triples with a concise or a verbose, self-checking trace."""
 
     name = "arith"
@@ -184,7 +187,7 @@ class Arith(Teacher):
 
     def settings(self, config: ArithConfig | None) -> ArithSettings:
         config = config or ArithConfig()
-        style = config.style or ("verbose" if config.reasoning_effort == "high" else "concise")
+        style: TraceStyle = config.style or ("verbose" if config.reasoning_effort == "high" else "concise")
         effort = config.reasoning_effort or ("high" if style == "verbose" else "medium")
         return ArithSettings(name=config.label or ("arith-h" if style == "verbose" else "arith"),
                              model=None, engine="", reasoning_format="think", prefilled_think=None,
@@ -197,8 +200,9 @@ class Arith(Teacher):
         if not response_text:
             return None
         problem = json.loads(response_text) if isinstance(response_text, str) else dict(response_text)
-        style = getattr(settings, "style", "concise")
-        lang = problem["lang"] if getattr(settings, "trace_lang", "en") == "same" else "en"
+        arith = settings if isinstance(settings, ArithSettings) else None
+        style: TraceStyle = arith.style if arith else "concise"
+        lang = problem["lang"] if arith and arith.trace_lang == "same" else "en"
         reasoning, content = trace(problem, style, lang), response(problem)
         text = f"<think>\n{reasoning}\n</think>\n\n{content}"
         return Generation(text=text, reasoning=reasoning, content=content, think_closed=True,

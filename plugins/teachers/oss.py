@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from jre import hookimpl
-from jre.kinds.teacher import Teacher
+from jre.kinds.teacher import Teacher, TeacherConfig
 from jre.records import Sampling
 
 
-class OSS(Teacher):
+class OSS(Teacher[TeacherConfig]):
     """gpt-oss-120b, reasoning effort medium (the paper's OSS teacher)."""
 
     name = "oss"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from jre import hookimpl
-from jre.kinds.teacher import Teacher
+from jre.kinds.teacher import Teacher, TeacherConfig
 from jre.records import Sampling
 
 
-class R1(Teacher):
+class R1(Teacher[TeacherConfig]):
     """DeepSeek-R1-0528 on an OpenAI-compatible server (the paper's R1 teacher)."""
 
     name = "r1"

@@ -7,7 +7,6 @@ messages carry the trace inline in ``<think>…</think>``. Seeds need a ``respon
 
 from __future__ import annotations
 
-
 from jre import hookimpl
 from jre.kinds.base import StrictModel
 from jre.kinds.engine import ReasoningFormat, split_generation
@@ -24,7 +23,7 @@ class ReplayConfig(StrictModel):
     label: str | None = None  # teacher name recorded on the triples (e.g. "r1")
 
 
-class Replay(Teacher):
+class Replay(Teacher[ReplayConfig]):
     """Existing reasoning answers from a dataset, split into trace and response."""
 
     name = "replay"

@@ -11,8 +11,12 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script dir out
+TYPE_CHECKING = False  # true to the type checker only (the boot path imports no typing)
 
-import launch  # noqa: E402  # type: ignore[import-not-found]
+if TYPE_CHECKING:  # the same module, as the type checker finds it in the package
+    from jre.lib.sandbox import launch
+else:  # a script with its folder on sys.path: the sibling loads as a top-level module
+    import launch
 
 
 def main() -> None:

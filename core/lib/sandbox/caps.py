@@ -179,14 +179,14 @@ def _candidates(root: bool, python: str) -> list[Caps]:
                                seccomp=seccomp)))
     elif unshare:
         user = (unshare, "--user", "--map-root-user")
-        for flags, net, pid in ((("--net", "--pid", "--fork", "--mount-proc"), True, True),
-                                (("--pid", "--fork", "--mount-proc"), False, True),
-                                (("--net",), True, False)):
-            if _quiet_ok([*user, *flags, "true"]):
+        for user_flags, net, pid in ((("--net", "--pid", "--fork", "--mount-proc"), True, True),
+                                     (("--pid", "--fork", "--mount-proc"), False, True),
+                                     (("--net",), True, False)):
+            if _quiet_ok([*user, *user_flags, "true"]):
                 for mount in (True, False):
                     level = level_of(drop=False, netns=net, pidns=pid, userns=True,
                                      mountns=mount, seccomp=False)
-                    out.append(Caps(level, (*user, *flags, "--"), pid, False, python,
+                    out.append(Caps(level, (*user, *user_flags, "--"), pid, False, python,
                                     unshare=CLONE_NEWNS | CLONE_NEWIPC if mount else 0,
                                     tmpfs=mount))
                 break
@@ -209,7 +209,7 @@ def _interpreters() -> list[str]:
 
 
 def _detect() -> Caps:
-    from jre.lib.sandbox.runner import probe
+    from jre.lib.sandbox.runner import probe  # the runner imports this module
 
     root = os.geteuid() == 0
     ver = sys.version_info

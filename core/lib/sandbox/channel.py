@@ -22,6 +22,7 @@ import math
 import os
 import secrets
 import struct
+from collections.abc import Callable
 from typing import Any
 
 MAX_MESSAGE = 64 << 20
@@ -96,14 +97,15 @@ def _decode(node: ast.AST, depth: int) -> Any:
             type(None), bool, int, float, complex, str, bytes):
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and \
-            isinstance(node.operand, ast.Constant) and type(node.operand.value) in (int, float):
+            isinstance(node.operand, ast.Constant) and isinstance(node.operand.value, int | float) and \
+            not isinstance(node.operand.value, bool):
         return -node.operand.value
     if isinstance(node, ast.Tuple):
         return tuple(_decode(e, depth + 1) for e in node.elts)
     if isinstance(node, ast.List):
         return [_decode(e, depth + 1) for e in node.elts]
     if isinstance(node, ast.Dict) and None not in node.keys:
-        return {_decode(k, depth + 1): _decode(v, depth + 1)  # type: ignore[arg-type]
+        return {_decode(k, depth + 1): _decode(v, depth + 1)  # type: ignore[arg-type]  # no None key (checked)
                 for k, v in zip(node.keys, node.values)}
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
         name, args = node.func.id, node.args
@@ -175,7 +177,7 @@ class Remote:
             except OSError:
                 pass
 
-    def function(self, name: str):  # type: ignore[no-untyped-def]
+    def function(self, name: str) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
             call_id = secrets.token_hex(8)
             try:

@@ -28,12 +28,16 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script dir out
+TYPE_CHECKING = False  # true to the type checker only (the boot path imports no typing)
 
-import channel  # noqa: E402,F401  # type: ignore[import-not-found]  (loaded before any fork)
-import confine  # noqa: E402  # type: ignore[import-not-found]
-import launch  # noqa: E402  # type: ignore[import-not-found]
-import program  # noqa: E402,F401  # type: ignore[import-not-found]
-import usage  # noqa: E402  # type: ignore[import-not-found]
+if TYPE_CHECKING:  # the same modules, as the type checker finds them in the package
+    from jre.lib.sandbox import channel, confine, launch, program, usage
+else:  # a script with its folder on sys.path: the siblings load as top-level modules
+    import channel  # noqa: F401  (loaded before any fork)
+    import confine
+    import launch
+    import program  # noqa: F401
+    import usage
 
 _exit = os._exit
 SPARES = 3
@@ -70,12 +74,12 @@ def supervise(req: dict, fds: dict[str, int], entered: int, status: socket.socke
     hit, peak = None, 0
     delays = usage.poll_delays()
     while True:
-        ready = select.select([pidfd, status], [], [], delays[0])[0]
+        ready = select.select([pidfd, status.fileno()], [], [], delays[0])[0]
         if len(delays) > 1:
             delays.pop(0)
         if pidfd in ready:
             break
-        if status in ready and not status.recv(16):  # the evaluator is gone
+        if status.fileno() in ready and not status.recv(16):  # the evaluator is gone
             os.kill(init, signal.SIGKILL)
             break
         if uids:

@@ -26,11 +26,14 @@ import fcntl
 import os
 import select
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import channel  # type: ignore[import-not-found]
-import confine  # type: ignore[import-not-found]
-import program  # type: ignore[import-not-found]
+if TYPE_CHECKING:  # the same modules, as the type checker finds them in the package
+    from jre.lib.sandbox import channel, confine, program
+else:  # imported by boot.py and forkserver.py as a top-level module: so are its siblings
+    import channel
+    import confine
+    import program
 
 CHANNEL_IN, CHANNEL_OUT = 3, 4
 _exit = os._exit
@@ -92,7 +95,7 @@ def fork_pid1(req: dict[str, Any], fds: dict[str, int], sources: list[bytes]) ->
 
 def _setup_failed(exc: BaseException, err: int) -> None:
     try:
-        os.write(err, ("jre-sandbox: setup failed: %r\n" % (exc,)).encode())
+        os.write(err, f"jre-sandbox: setup failed: {exc!r}\n".encode())
     finally:
         _exit(126)
 

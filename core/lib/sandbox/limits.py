@@ -65,4 +65,4 @@ class SandboxResult:
     output_truncated: bool = field(default=False, repr=False)
     mode: str = "same-process"
     cleanup: list[str] = field(default_factory=list)
-    candidate: "SandboxResult | None" = field(default=None, repr=False)
+    candidate: SandboxResult | None = field(default=None, repr=False)

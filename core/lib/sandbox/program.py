@@ -12,7 +12,8 @@ import os
 import sys
 import threading
 import types
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _exit = os._exit  # bound early: a program that patches os cannot keep its process alive
 
@@ -24,7 +25,7 @@ def run_main(source: bytes, path: str, *, before: Callable[[dict[str, Any]], Non
     ``SystemExit`` code, 120 when flushing fails). Never returns."""
     main = types.ModuleType("__main__")
     main.__file__ = path
-    main.__builtins__ = builtins  # type: ignore[attr-defined]
+    main.__builtins__ = builtins  # type: ignore[attr-defined]  # not declared on ModuleType; exec reads it
     sys.modules["__main__"] = main
     sys.argv[:] = [path]
     rc = 0

@@ -14,8 +14,9 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from jre.lib.sandbox import usage
 from jre.lib.sandbox.caps import PATH, Caps

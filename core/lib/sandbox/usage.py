@@ -24,7 +24,7 @@ class Usage:
     tasks: int = 0
 
 
-def usage_of_uids(uids: "list[int]") -> Usage:
+def usage_of_uids(uids: list[int]) -> Usage:
     """The summed usage of every live process owned by one of ``uids`` (zombies included)."""
     total = Usage()
     wanted = set(uids)
@@ -57,7 +57,7 @@ def over_limit(usage: Usage, memory_bytes: int, cpu_seconds: float, tasks: int) 
     return None
 
 
-def poll_delays() -> "list[float]":
+def poll_delays() -> list[float]:
     """Seconds between polls: none in the first 50 ms (where most runs end; per-process
     rlimits bound them meanwhile: a scan of /proc costs more than such a run), then
     every 50 ms, then every 100 ms."""

@@ -60,7 +60,8 @@ def mapped(spec: Any, resolve: Callable[[str], Path], lang: str, domain: str, co
             response = assistant_with_trace(response)
         return Seed(id=rid, instruction=str(instruction), response=response,
                     lang=str(row_field(row, fields["lang"], source.where, "lang")) if "lang" in fields else lang,
-                    domain=str(row_field(row, fields["domain"], source.where, "domain")) if "domain" in fields else domain,
+                    domain=(str(row_field(row, fields["domain"], source.where, "domain"))
+                            if "domain" in fields else domain),
                     source=Path(source.label).name if source.local else source.label)
 
     return collect(source.candidates(convert, count, report), count, spec, report, seen=set(),

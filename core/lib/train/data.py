@@ -8,8 +8,8 @@
   Padding tokens carry no loss and attend to nothing, so this gives the same loss as the
   paper's padding to the full context, with less compute.
 * :func:`pack_groups` + :class:`PackedCollator` (``packing = true``): several examples
-  share one row, with position ids restarting at 0 for every example and *no* attention mask. transformers then detects the
-  restarts and builds a block-diagonal causal mask (sdpa/eager), or uses variable-length
+  share one row, with position ids restarting at 0 for every example and *no* attention mask.
+  transformers then detects the restarts and builds a block-diagonal causal mask (sdpa/eager), or uses variable-length
   flash-attention, so no token attends across examples.
 """
 
@@ -61,7 +61,9 @@ def tokenize_chat(messages: Sequence[dict[str, str]], tokenizer: Any) -> dict[st
 FIT_STATUSES = ("kept", "truncated", "dropped_over_length", "dropped_no_labels")
 
 
-def fit_status(example: dict[str, list[int]], max_length: int, overlength: str) -> tuple[dict[str, list[int]] | None, str]:
+def fit_status(
+    example: dict[str, list[int]], max_length: int, overlength: str
+) -> tuple[dict[str, list[int]] | None, str]:
     """Apply the over-length policy and say what it did (one of :data:`FIT_STATUSES`).
 
     ``drop`` (the default) leaves out an example longer than ``max_length``: cutting it

@@ -201,7 +201,7 @@ def _make_trainer_classes():
 
         meter: Any = None
 
-        def compute_loss(self, model, inputs, *args, **kwargs):  # type: ignore[override]
+        def compute_loss(self, model, inputs, *args, **kwargs):
             real = inputs.get("real_tokens")
             examples = inputs.get("num_examples")
             if model.training and real is not None and self.meter is not None:
@@ -347,7 +347,8 @@ def train_in_process(recipe: Any, store: Any, *, force: bool = False, console: A
         # Flash-attention detects packed sequences only in a single flattened row.
         collator: Any = PackedCollator(tokenizer.pad_token_id,
                                        flatten=_attn_implementation(section).startswith("flash"))
-        extra = {"packed_rows": len(groups), "pack_efficiency": round(packed_efficiency(lengths, groups, section.max_length), 4),
+        extra = {"packed_rows": len(groups),
+                 "pack_efficiency": round(packed_efficiency(lengths, groups, section.max_length), 4),
                  "examples_per_row": round(len(train_ds) / len(groups), 3)}
     else:
         train_data = train_ds
@@ -381,7 +382,8 @@ def train_in_process(recipe: Any, store: Any, *, force: bool = False, console: A
         deepspeed=ds_path, use_cache=False, dataloader_pin_memory=torch.cuda.is_available(),
         **_checkpointing_kwargs(section.gradient_checkpointing), **eval_kwargs, **state_kwargs,
     )
-    model: Any = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, attn_implementation=_attn_implementation(section))
+    model: Any = AutoModelForCausalLM.from_pretrained(
+        base, dtype=torch.float32, attn_implementation=_attn_implementation(section))
     model.config.use_cache = False  # no KV cache: packed rows get block-diagonal masks
     if section.lora is not None:
         from peft import LoraConfig, get_peft_model

@@ -8,6 +8,7 @@ import os
 import sys
 
 from jre.errors import UserError
+from jre.run import Run, execute
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,7 +22,6 @@ def main(argv: list[str] | None = None) -> None:
     ns = parser.parse_args(argv)
     if ns.local_rank is not None:
         os.environ.setdefault("LOCAL_RANK", str(ns.local_rank))
-    from jre.run import Run, execute  # jre.run imports the stages, which import this package
 
     try:
         # Inside the launcher the train stage trains in this process (one rank).

@@ -13,6 +13,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the package, installed or not
 
 import jre_bench_jamcqa  # noqa: E402
+
 from jre.kinds import Benchmark  # noqa: E402
 from jre.run import execute  # noqa: E402
 from jre.testing import ScriptedEngine, plugin_set, tmp_run  # noqa: E402

@@ -19,7 +19,7 @@ def preprocess(text: str | None) -> str:
 
 def choice_order(question: str, seed: int = SHUFFLE_SEED) -> list[int]:
     """A permutation of the four choices drawn from a generator seeded by the question."""
-    digest = hashlib.sha256(f"{seed}|{question}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{seed}|{question}".encode()).digest()
     order = [0, 1, 2, 3]
     random.Random(int.from_bytes(digest[:8], "big")).shuffle(order)
     return order

@@ -53,13 +53,15 @@ def test_hf_engine_reports_each_decoding_step(tiny_model):
     assert len(steps) >= gen.completion_tokens  # one call per decoding step of the batch
 
 
-def test_library_bars_are_silenced_even_when_already_imported():
+def test_library_bars_are_silenced_even_when_already_imported(monkeypatch):
     import datasets
     import huggingface_hub
     from transformers.utils import logging as transformers_logging
 
     from jre.console import stage_console
 
+    for name in ("HF_DATASETS_DISABLE_PROGRESS_BARS", "HF_HUB_DISABLE_PROGRESS_BARS"):
+        monkeypatch.delenv(name, raising=False)  # as in a process whose libraries came first
     huggingface_hub.utils.enable_progress_bars()
     transformers_logging.enable_progress_bar()
     datasets.enable_progress_bars()

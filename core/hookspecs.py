@@ -7,8 +7,8 @@ returns lists. Each hook is documented with an example in ``docs/hooks.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
@@ -17,7 +17,15 @@ from jre.kinds import KINDS
 hookspec = pluggy.HookspecMarker("jre")
 hookimpl = pluggy.HookimplMarker("jre")
 
-Register = Callable[..., None]
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from jre.kinds.base import Plugin
+
+
+class Register(Protocol):
+    """The callback every ``register_*`` hook receives: call it once per object, with any
+    other names (``aliases``) recipes may use for it."""
+
+    def __call__(self, obj: Plugin, *, aliases: Sequence[str] = ()) -> None: ...
 
 
 def _register_hook(hook: str, base: str, plural: str) -> Callable[[Register], None]:

@@ -32,7 +32,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import Field
 
@@ -112,6 +112,10 @@ class BenchmarkConfig(SamplingOptions):
     limit: int | None = Field(default=None, gt=0)
 
 
+#: A benchmark's own config model (a :class:`BenchmarkConfig`).
+BenchConfigT = TypeVar("BenchConfigT", bound=BenchmarkConfig)
+
+
 @dataclass
 class LoadedData:
     """Items plus where they came from, for the results file."""
@@ -120,8 +124,11 @@ class LoadedData:
     source: dict[str, Any] = field(default_factory=dict)
 
 
-class Benchmark(Plugin):
-    """A benchmark plugin: where its items come from, how to prompt, extract and score."""
+class Benchmark(Plugin, Generic[BenchConfigT]):
+    """A benchmark plugin: where its items come from, how to prompt, extract and score.
+
+    Generic over its config model: ``class GPQAJa(Benchmark[GPQAJaConfig])`` types the
+    ``config`` every method receives."""
 
     kind: ClassVar[str] = "benchmark"
     config_model: ClassVar[type[BenchmarkConfig] | None] = BenchmarkConfig
@@ -142,7 +149,7 @@ class Benchmark(Plugin):
     # and score.
     judged: ClassVar[bool] = False
 
-    def bind(self, config: Any, base_dir: Path | None = None) -> Benchmark:
+    def bind(self, config: BenchConfigT, base_dir: Path | None = None) -> Benchmark:
         """The benchmark a recipe entry runs: ``self``, or (for a plugin that stands for many
         benchmarks, like the lm-eval bridge) an object for the one ``config`` names. Its
         :attr:`name` names the results folder."""
@@ -150,7 +157,7 @@ class Benchmark(Plugin):
 
     # -- data -------------------------------------------------------------------------
 
-    def spec(self, config: Any) -> DatasetSpec | None:
+    def spec(self, config: BenchConfigT) -> DatasetSpec | None:
         """The dataset spec with the recipe's overrides applied."""
         spec = self.dataset
         if config is None:
@@ -162,7 +169,7 @@ class Benchmark(Plugin):
             return DatasetSpec(name, **overrides) if name else None
         return replace(spec, **({"id": name} if name else {}), **overrides)
 
-    def load(self, config: Any, base_dir: Path | None = None) -> LoadedData:
+    def load(self, config: BenchConfigT, base_dir: Path | None = None) -> LoadedData:
         """Rows from the local ``path`` or the hub, checked for :attr:`fields`, as items."""
         path = getattr(config, "path", None)
         if path:
@@ -189,7 +196,7 @@ class Benchmark(Plugin):
             items = items[:limit]
         return LoadedData(items=items, source=source)
 
-    def items(self, rows: list[dict[str, Any]], config: Any) -> list[Item]:
+    def items(self, rows: list[dict[str, Any]], config: BenchConfigT) -> list[Item]:
         """Rows → items (ids from :attr:`id_field`, else the row index). Override to
         derive fields, e.g. shuffled choices."""
         items = []
@@ -200,7 +207,7 @@ class Benchmark(Plugin):
 
     # -- generation -------------------------------------------------------------------
 
-    def sampling_for(self, config: Any, *overrides: SamplingOptions | None) -> Sampling:
+    def sampling_for(self, config: BenchConfigT, *overrides: SamplingOptions | None) -> Sampling:
         """Default sampling, then each override in turn, then the benchmark's own options."""
         sampling = replace(self.sampling)
         for override in (*overrides, config):
@@ -209,26 +216,26 @@ class Benchmark(Plugin):
                     {k: getattr(override, k) for k in SamplingOptions.model_fields}).apply(sampling)
         return sampling
 
-    def prompt(self, item: Item, config: Any) -> Messages:
+    def prompt(self, item: Item, config: BenchConfigT) -> Messages:
         """The zero-shot chat messages for ``item``."""
         raise NotImplementedError
 
-    def turn_prompt(self, item: Item, config: Any, turn: int, history: Messages) -> Messages:
+    def turn_prompt(self, item: Item, config: BenchConfigT, turn: int, history: Messages) -> Messages:
         """The messages of user turn ``turn`` (2, 3...): ``history`` (the conversation so
         far, earlier answers without their reasoning trace) plus the next user message."""
         raise NotImplementedError
 
     # -- scoring ----------------------------------------------------------------------
 
-    def extract(self, text: str, item: Item, config: Any) -> Any:
+    def extract(self, text: str, item: Item, config: BenchConfigT) -> Any:
         """The answer in ``text`` (``None`` when there is none)."""
         raise NotImplementedError
 
-    def score(self, answer: Any, item: Item, config: Any) -> Any:
+    def score(self, answer: Any, item: Item, config: BenchConfigT) -> Any:
         """One sample's score: a float in [0, 1], or a JSON value :meth:`aggregate` reduces."""
         raise NotImplementedError
 
-    def score_many(self, answers: Sequence[Any], item: Item, config: Any) -> list[Any]:
+    def score_many(self, answers: Sequence[Any], item: Item, config: BenchConfigT) -> list[Any]:
         """Scores of several answers to one item (override to batch, e.g. in a sandbox); an
         element may be a :class:`Scored` to keep a status with the score."""
         return [self.score(a, item, config) for a in answers]
@@ -249,7 +256,7 @@ class Benchmark(Plugin):
         n = max(len(per_item), 1)
         return {key: value / n for key, value in totals.items()} or {self.metric: 0.0}
 
-    def result_extras(self, config: Any) -> dict[str, Any]:
+    def result_extras(self, config: BenchConfigT) -> dict[str, Any]:
         """Extra fields for results.json (a BLEU signature, the sandbox level...)."""
         return {}
 

@@ -18,7 +18,7 @@ class GPQAJaConfig(BenchmarkConfig):
     shuffle_seed: int = 0
 
 
-class GPQAJa(Benchmark):
+class GPQAJa(Benchmark[GPQAJaConfig]):
     """GPQA-Ja (LLaMAX/BenchMAX_Science, ``ja``): 448 questions, accuracy, T=0.6, P=0.95."""
 
     name = "gpqa_ja"
@@ -29,7 +29,7 @@ class GPQAJa(Benchmark):
     fields = ("Question", "Correct Answer", *INCORRECT)
     sampling = Sampling(n=1, temperature=0.6, top_p=0.95, max_tokens=32768)
 
-    def items(self, rows: list[dict[str, Any]], config: Any) -> list[Item]:
+    def items(self, rows: list[dict[str, Any]], config: GPQAJaConfig) -> list[Item]:
         items = []
         for index, row in enumerate(rows):
             item_id = str(index)
@@ -38,13 +38,13 @@ class GPQAJa(Benchmark):
             items.append(Item(item_id, {"question": row["Question"], "choices": choices, "gold": gold}))
         return items
 
-    def prompt(self, item: Item, config: Any) -> list[dict[str, str]]:
+    def prompt(self, item: Item, config: GPQAJaConfig) -> list[dict[str, str]]:
         return [{"role": "user", "content": choice_prompt(item.data["question"], item.data["choices"])}]
 
-    def extract(self, text: str, item: Item, config: Any) -> str | None:
+    def extract(self, text: str, item: Item, config: GPQAJaConfig) -> str | None:
         return extract_letter(text, len(item.data["choices"]))
 
-    def score(self, answer: Any, item: Item, config: Any) -> float:
+    def score(self, answer: Any, item: Item, config: GPQAJaConfig) -> float:
         return letter_score(answer, item.data["gold"])
 
     def reference(self, item: Item) -> str:

@@ -307,11 +307,15 @@ class CompositionMixer(Mixer[CompositionConfig]):
             files = writer.close()
 
         for slot, sel in zip(slots, selections):
-            chosen = {int(o) for o in sel.ordinals}
-            for ordinal, benches in slot.overlaps.items():
+            if not slot.overlaps:
+                continue
+            # Membership through numpy: a set of every selected ordinal would cost ~70 bytes a
+            # row at a million rows (bench/mix_memory.py).
+            inside = np.isin(np.fromiter(slot.overlaps, dtype=np.int64, count=len(slot.overlaps)),
+                             sel.ordinals)
+            for (_ordinal, benches), taken_here in zip(slot.overlaps.items(), inside):
                 for bench in benches:
-                    contamination[bench]["in_mix"] = contamination[bench].get("in_mix", 0) + (
-                        ordinal in chosen)
+                    contamination[bench]["in_mix"] = contamination[bench].get("in_mix", 0) + int(taken_here)
             slot.overlaps = {}
         result = self._report(config, ctx, slots, files, counter, tok_name, tok_note)
         result.extra["decontamination"] = {

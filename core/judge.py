@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from jre.errors import UserError
 from jre.evaluate import FAILURE_RATE_DEFINITIONS, failure_rates
 from jre.kinds.base import StrictModel
 from jre.kinds.engine import Engine
-from jre.plugin_manager import get_plugins
+from jre.plugin_manager import PluginSet, get_plugins
 from jre.records import ChatRequest, Sampling, stable_id
 from jre.sections.refs import EngineRef
 from jre.store import ShardWriter, iter_records
@@ -61,12 +61,14 @@ class JudgeOptions(StrictModel):
 
     @field_validator("judge", mode="after")
     @classmethod
-    def _engine_options(cls, ref: EngineRef) -> EngineRef:
+    def _engine_options(cls, ref: EngineRef, info: ValidationInfo) -> EngineRef:
         from pydantic import ValidationError
 
+        # The recipe's plugin set (Plugin.parse_config passes it); the installed one otherwise.
+        plugins = (info.context or {}).get("plugins") or get_plugins()
         # ValueErrors, so the recipe loader reports them at judge's line like any option.
         try:
-            engine = get_plugins().get(Engine, ref.name)
+            engine = plugins.get(Engine, ref.name)
         except UserError as exc:
             raise ValueError(exc.message) from None
         try:
@@ -219,7 +221,7 @@ JUDGMENTS = "judgments.jsonl"
 
 def judge_and_summarize(benchmark: Any, config: Any, items: Sequence[Any],
                         records: Sequence[dict[str, Any]], out: Path, *, policy: str,
-                        bootstrap: int, seed: int) -> dict[str, Any]:
+                        bootstrap: int, seed: int, plugins: PluginSet) -> dict[str, Any]:
     """Judge every answer of ``records`` (resuming ``out/judgments.jsonl``) and return the
     score part of results.json: mean rating / 10 per item, per category and overall."""
     by_id = {item.id: item for item in items}
@@ -233,7 +235,7 @@ def judge_and_summarize(benchmark: Any, config: Any, items: Sequence[Any],
     failed: list[tuple[str, str]] = []
     try:
         if any(judgment_id(j, settings) not in writer for j in jobs):
-            client = get_plugins().get(Engine, config.judge.name).load(config.judge.config)
+            client = plugins.get(Engine, config.judge.name).load(config.judge.config)
             try:
                 asked = run_judge(client, jobs, writer, config, settings)
                 failed = list(getattr(client, "failed", []))

@@ -208,7 +208,7 @@ def parse_recipe(text: str, path: Path, plugins: PluginSet | None = None) -> Rec
             problems.append((loc + ("name",), exc.message))
             continue
         try:
-            ref._config = plugin.parse_config(ref.options)
+            ref._config = plugin.parse_config(ref.options, plugins)
         except ValidationError as exc:
             problems += [(loc + sub, message) for sub, message in _validation_errors(exc)]
         except (ValueError, TypeError) as exc:

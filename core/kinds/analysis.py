@@ -27,6 +27,8 @@ from jre.kinds.base import ConfigT, Plugin
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
 
+    from jre.plugin_manager import PluginSet
+
 #: Columns of the long results table, one row per (run, benchmark).
 RESULT_COLUMNS = ("run", "benchmark", "short_name", "metric", "score", "ci95_lo", "ci95_hi", "failure_rate",
                   "failure_rate_per_question", "japanese_trace_share", "mean_output_tokens", "n_items",
@@ -96,7 +98,8 @@ class AnalysisInputs:
     ``datasets`` maps a dataset name (``<run>/<synth dataset>`` or ``<run>/mix``) to its data
     files (synth JSONL shards of triples, or mix Parquet files); ``base_model`` is the model
     before training (for perplexities and token counts); ``runs`` maps a run id to its run
-    folder when the results came from run folders.
+    folder when the results came from run folders; ``plugins`` is the plugin set of the run
+    (an analysis that reloads benchmarks looks them up there; not written to disk).
     """
 
     results: pd.DataFrame
@@ -104,6 +107,7 @@ class AnalysisInputs:
     datasets: dict[str, list[Path]] = field(default_factory=dict)
     base_model: str | None = None
     runs: dict[str, Path] = field(default_factory=dict)
+    plugins: PluginSet | None = None
 
     def write(self, folder: Path) -> None:
         """Write ``results.csv``, ``factors.csv`` and ``inputs.json`` into ``folder``."""

@@ -35,10 +35,13 @@ class Plugin:
     description: ClassVar[str] = ""
     config_model: ClassVar[type[BaseModel] | None] = None
 
-    def parse_config(self, options: Mapping[str, Any] | None) -> BaseModel | None:
-        """Validate ``options`` against :attr:`config_model` (raises pydantic.ValidationError)."""
+    def parse_config(self, options: Mapping[str, Any] | None, plugins: Any = None) -> BaseModel | None:
+        """Validate ``options`` against :attr:`config_model` (raises pydantic.ValidationError).
+
+        ``plugins``, the plugin set the recipe is read with, reaches validators as
+        ``info.context["plugins"]`` (an option naming another plugin, such as a judge engine)."""
         if self.config_model is None:
             if options:
                 raise ValueError(f"{self.kind} {self.name!r} takes no options, got {sorted(options)}")
             return None
-        return self.config_model.model_validate(dict(options or {}))
+        return self.config_model.model_validate(dict(options or {}), context={"plugins": plugins})

@@ -20,6 +20,7 @@ from jre.kinds.base import ConfigT, Plugin
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from rich.console import Console
 
+    from jre.plugin_manager import PluginSet
     from jre.recipe import Recipe
     from jre.store import RunStore
 
@@ -34,7 +35,9 @@ class MixContext:
 
     ``tokenizer`` is the student's tokenizer path or id (``train.base_model`` when the recipe
     trains), used to measure token lengths; ``max_length`` the training context, used to
-    report the share of examples longer than it; ``overlength`` what training does with them.
+    report the share of examples longer than it; ``overlength`` what training does with them;
+    ``plugins`` the run's plugin set (a mixer that checks the recipe's benchmarks loads them
+    through it).
     """
 
     recipe: Recipe
@@ -44,6 +47,7 @@ class MixContext:
     max_length: int | None = None
     overlength: str = "drop"
     console: Console | None = None
+    plugins: PluginSet | None = None
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 from jre.bleu_ja import ja_tokenizer
 from jre.errors import UserError
 from jre.kinds.benchmark import Benchmark
-from jre.plugin_manager import get_plugins
+from jre.plugin_manager import PluginSet
 
 _JA = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff66-\uff9f]")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -79,16 +79,16 @@ def item_texts(item: Any) -> list[str]:
     return [max(texts, key=len)] if texts else []
 
 
-def benchmark_index(recipe: Any, n: tuple[int, ...] = DEFAULT_N) -> BenchmarkIndex:
+def benchmark_index(recipe: Any, plugins: PluginSet, n: tuple[int, ...] = DEFAULT_N) -> BenchmarkIndex:
     """The questions of every benchmark in ``recipe``'s ``[eval]``, loaded by the benchmark
-    plugins themselves (an empty index without ``[eval]``)."""
+    plugins of ``plugins`` (an empty index without ``[eval]``)."""
     index = BenchmarkIndex(n=n)
     if recipe.eval is None:
         return index
     base = recipe.path.parent if recipe.path else None
     for i, ref in enumerate(recipe.eval.benchmarks):
         try:
-            benchmark = get_plugins().get(Benchmark, ref.name).bind(ref.config, base)
+            benchmark = plugins.get(Benchmark, ref.name).bind(ref.config, base)
             items = benchmark.load(ref.config, base).items
         except UserError as exc:
             exc.field = f"eval.benchmarks[{i}]" + (f".{exc.field}" if exc.field else "")

@@ -164,6 +164,7 @@ def run_analyses(recipe: Recipe, store: RunStore, inputs: AnalysisInputs, *,
         probe = Path(tmp)
         inputs.write(probe)
         digest = {name: file_hash(probe / name) for name in ("results.csv", "factors.csv", "inputs.json")}
+    inputs.plugins = plugins
     for ref in section.analyses:
         plugin = plugins.get(Analysis, ref.name)
         options = resolved_dict(ref)

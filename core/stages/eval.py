@@ -207,7 +207,8 @@ def run_benchmark(ctx: StageContext, index: int, engine: _LazyEngine,
         try:
             results = judge_and_summarize(benchmark, cfg, items, records, out,
                                           policy=section.answer_policy,
-                                          bootstrap=section.bootstrap, seed=recipe.seed)
+                                          bootstrap=section.bootstrap, seed=recipe.seed,
+                                          plugins=ctx.plugins)
         except JudgeIncomplete as exc:  # like missing samples: the other benchmarks still run
             (out / RESULTS).unlink(missing_ok=True)
             step.incomplete(counts={"items": len(items), "samples": len(records),

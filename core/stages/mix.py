@@ -28,7 +28,8 @@ def _context(ctx: StageContext, out_dir) -> MixContext:
         tokenizer = str(local) if local.exists() else train.base_model
     return MixContext(recipe=recipe, store=ctx.store, out_dir=out_dir, tokenizer=tokenizer,
                       max_length=train.max_length if train else None,
-                      overlength=train.overlength if train else "drop", console=ctx.console)
+                      overlength=train.overlength if train else "drop", console=ctx.console,
+                      plugins=ctx.plugins)
 
 
 def run(ctx: StageContext) -> None:

@@ -19,7 +19,7 @@ from jre.budget import budget_curve, default_budgets
 from jre.errors import UserError
 from jre.kinds import Analysis, Benchmark, StrictModel
 from jre.kinds.analysis import AnalysisInputs, AnalysisOutput, figure_png, pyplot
-from jre.plugin_manager import get_plugins
+from jre.plugin_manager import PluginSet, get_plugins
 from jre.recipe import load_recipe
 from jre.store import iter_records, recipe_base_dir
 
@@ -46,7 +46,7 @@ def budgets_for(config: BudgetConfig, max_tokens: int) -> list[int]:
     return chosen if chosen and chosen[-1] == max_tokens else chosen + [max_tokens]
 
 
-def _curves(run: str, folder: Path, config: BudgetConfig) -> list[dict[str, Any]]:
+def _curves(run: str, folder: Path, config: BudgetConfig, plugins: PluginSet) -> list[dict[str, Any]]:
     from transformers import AutoTokenizer
 
     recipe_path = folder / "recipe.toml"
@@ -64,7 +64,7 @@ def _curves(run: str, folder: Path, config: BudgetConfig) -> list[dict[str, Any]
         max_tokens = (results.get("sampling") or {}).get("max_tokens")
         if ref is None or not max_tokens:
             continue
-        plugin = get_plugins().get(Benchmark, ref.name)
+        plugin = plugins.get(Benchmark, ref.name)
         if plugin.judged or plugin.turns > 1:
             continue  # a judge's rating cannot be recomputed for a cut answer without asking it
         base_dir = recipe_base_dir(folder)  # relative data paths follow the original recipe
@@ -116,7 +116,8 @@ class Budget(Analysis[BudgetConfig]):
         import pandas as pd
 
         config = config or BudgetConfig()
-        rows = [row for run, folder in inputs.runs.items() for row in _curves(run, folder, config)]
+        plugins = inputs.plugins if inputs.plugins is not None else get_plugins()
+        rows = [row for run, folder in inputs.runs.items() for row in _curves(run, folder, config, plugins)]
         table = pd.DataFrame(rows, columns=COLUMNS)
         if table.empty:
             return AnalysisOutput(summary="No evaluated runs with details to cut at smaller budgets.",

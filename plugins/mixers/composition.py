@@ -36,6 +36,7 @@ from jre.errors import UserError
 from jre.kinds.base import StrictModel
 from jre.kinds.mixer import MIX_COLUMNS, MixContext, Mixer, MixResult
 from jre.lib.decontam import benchmark_index
+from jre.plugin_manager import get_plugins
 from jre.plugins.mixers._select import Candidates, instruction_hash, priority, select
 from jre.plugins.mixers._sources import Source, resolve_source
 from jre.plugins.mixers._write import ParquetShards, TokenCounter, load_tokenizer, to_example
@@ -194,7 +195,7 @@ class CompositionMixer(Mixer[CompositionConfig]):
 
         sources = self._sources(config, ctx)
         where = str(ctx.recipe.path) if ctx.recipe.path else None
-        index = benchmark_index(ctx.recipe)
+        index = benchmark_index(ctx.recipe, ctx.plugins if ctx.plugins is not None else get_plugins())
         contamination: dict[str, dict[str, Any]] = {}
         slots: list[_Slot] = []
         selections = []

@@ -10,6 +10,22 @@ import pytest
 from conftest import run_jre
 
 PAPER = Path(__file__).resolve().parents[1] / "recipes" / "paper"
+MT_BENCH = Path(__file__).resolve().parent / "fixtures" / "eval" / "mt_bench"
+
+
+def with_mt_bench_files(tmp_path: Path, recipe: Path) -> Path:
+    """A copy of a paper recipe beside the FastChat files MT-Bench reads (fixture rows in
+    their place): users download them into recipes/paper/data/, which the check demands."""
+    import shutil
+
+    for lang, question in (("ja", "question_full.jsonl"), ("en", "question.jsonl")):
+        folder = tmp_path / "data" / f"mt_bench_{lang}"
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(MT_BENCH / f"question_{lang}.jsonl", folder / question)
+        shutil.copy(MT_BENCH / f"reference_{lang}.jsonl", folder / "gpt-4.jsonl")
+    copy = tmp_path / recipe.name
+    copy.write_text(recipe.read_text(encoding="utf-8"), encoding="utf-8")
+    return copy
 
 # Table 1: (component, language) → (examples, teacher); strip-trace components.
 TABLE1 = {
@@ -52,23 +68,31 @@ def test_recipe_matches_table1(n):
         assert (f["chat"], f["oss"], f["ppl"], f["length_k"]) == pytest.approx(FACTORS[n])
 
 
-def test_all_ten_dry_run(capsys):
+def test_all_ten_dry_run(capsys, tmp_path):
     from jre.pipeline import run_recipe
 
     for n in range(1, 11):
-        run_recipe(PAPER / f"exp{n:02d}.toml", dry_run=True)
+        run_recipe(with_mt_bench_files(tmp_path, PAPER / f"exp{n:02d}.toml"), dry_run=True)
         out = capsys.readouterr().out
         for (_comp, lang), (count, teacher) in TABLE1[n].items():
             assert f"{count:,} {lang} ← " in out and f"(teacher {teacher})" in out
         assert "global batch 64" in out and "context 32,768" in out
 
 
-def test_dry_run_through_the_cli():
-    proc = run_jre("run", str(PAPER / "exp07.toml"), "--dry-run")
+def test_dry_run_through_the_cli(tmp_path):
+    proc = run_jre("run", str(with_mt_bench_files(tmp_path, PAPER / "exp07.toml")), "--dry-run")
     assert proc.returncode == 0, proc.stderr
     assert ("100,000 ja ← ../../runs/paper-synth/synth/chat_oss_ja (teacher oss); "
             "instruction + response only (trace stripped)") in proc.stdout
     assert "total 600,000 examples" in proc.stdout
+
+
+def test_check_names_the_mt_bench_files_to_download():
+    proc = run_jre("recipe", "check", str(PAPER / "exp01.toml"))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 4 and all("no such file or folder" in line for line in lines)
+    assert "eval.benchmarks[0].path" in lines[0] and "data/mt_bench_ja/question_full.jsonl" in lines[0]
 
 
 def test_shared_synthesis_recipe_writes_every_source_the_experiments_read():
@@ -91,9 +115,9 @@ def test_shared_synthesis_recipe_writes_every_source_the_experiments_read():
     assert "synth chat_oss_ja: teacher oss, translated from chat_oss_en" in proc.stdout
 
 
-def test_dry_run_reads_no_benchmark_data():
+def test_dry_run_reads_no_benchmark_data(tmp_path):
     # Benchmarks load their datasets when evaluated; a dry run must not.
-    proc = run_jre("run", str(PAPER / "exp09.toml"), "--dry-run",
+    proc = run_jre("run", str(with_mt_bench_files(tmp_path, PAPER / "exp09.toml")), "--dry-run",
                    env={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stderr
     assert "eval aime on vllm: N=16 T=0.6 top_p=0.95" in proc.stdout

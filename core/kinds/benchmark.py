@@ -104,6 +104,10 @@ class BenchmarkConfig(SamplingOptions):
     items. The sampling fields of :class:`SamplingOptions` override the defaults.
     """
 
+    #: Options naming local files or folders (relative to the recipe): ``jre recipe check``
+    #: and ``jre run`` report a missing one before any stage starts.
+    path_fields: ClassVar[tuple[str, ...]] = ("path",)
+
     path: str | None = None
     dataset: str | None = None
     config: str | None = None

@@ -50,15 +50,31 @@ RESULTS = "results.json"
 
 
 def check(recipe: Recipe, store: Any, planned: set[str]) -> list[UserError]:
-    """The model to evaluate exists, or the train stage of this run will write it."""
+    """The model to evaluate exists (or the train stage of this run will write it), and so
+    does every local file a benchmark entry names."""
+    problems = missing_benchmark_files(recipe)
     cfg = recipe.eval.engine.config if recipe.eval else None
     if "train" in planned and recipe.train is not None and not getattr(cfg, "model", None):
-        return []
+        return problems
     try:
         model_path(recipe, store)
     except UserError as exc:
-        return [exc]
-    return []
+        problems.append(exc)
+    return problems
+
+
+def missing_benchmark_files(recipe: Recipe) -> list[UserError]:
+    """One error per benchmark option (its config's ``path_fields``) naming a file that is not there."""
+    problems = []
+    where = str(recipe.path) if recipe.path else None
+    for i, ref in enumerate(recipe.eval.benchmarks if recipe.eval else []):
+        cfg = ref.config
+        for name in getattr(type(cfg), "path_fields", ()):
+            value = getattr(cfg, name, None)
+            if value and not recipe.resolve_path(value).exists():
+                problems.append(UserError(f"no such file or folder: {recipe.resolve_path(value)}",
+                                          where=where, field=f"eval.benchmarks[{i}].{name}"))
+    return problems
 
 
 def model_path(recipe: Recipe, store: Any) -> tuple[str, dict[str, str]]:

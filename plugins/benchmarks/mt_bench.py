@@ -36,6 +36,8 @@ class MTBenchConfig(BenchmarkConfig, JudgeOptions):
     (``reference_answer/gpt-4.jsonl``); ``judge_prompts``: a ``judge_prompts.jsonl`` (default:
     FastChat's, bundled); the judge options of :class:`jre.judge.JudgeOptions`."""
 
+    path_fields: ClassVar[tuple[str, ...]] = ("path", "reference_path", "judge_prompts")
+
     reference_path: str | None = None
     judge_prompts: str | None = None
 

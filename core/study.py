@@ -174,11 +174,19 @@ def study_problems(run: Run, wanted: Sequence[str]) -> list[UserError]:
     stages = available_stages()
     per_experiment = [s for s in wanted if s in EXPERIMENT_STAGES]
     grid, names = selected_experiments(recipe.study, str(recipe.path))
+    # The same problem in several experiments (a missing data file they share) is one line.
+    by_problem: dict[tuple[str, str | None, str | None, int | None], list[str]] = {}
     for name in names if per_experiment else []:
         exp = experiment_run(run, name, grid)
-        found = stage_problems(exp.recipe, exp.store, stages, per_experiment)
-        problems += [UserError(f"experiment {name}: {e.message}", where=e.where, field=e.field, line=e.line)
-                     for e in found]
+        for e in stage_problems(exp.recipe, exp.store, stages, per_experiment):
+            by_problem.setdefault((e.message, e.where, e.field, e.line), []).append(name)
+    for (message, where, field, line), which in by_problem.items():
+        if len(which) == 1:
+            who = f"experiment {which[0]}"
+        else:
+            who = f"all {len(which)} experiments" if len(which) == len(names) else \
+                f"experiments {', '.join(which)}"
+        problems.append(UserError(f"{who}: {message}", where=where, field=field, line=line))
     return problems + stage_problems(recipe, store, stages, [s for s in wanted if s not in EXPERIMENT_STAGES])
 
 

@@ -54,10 +54,17 @@ def test_a_copied_recipe_without_its_files_fails_the_check(tmp_path: Path) -> No
     copy = tmp_path / "qs.toml"
     copy.write_text(QUICKSTART.read_text(encoding="utf-8"), encoding="utf-8")
     corpus = tmp_path / "quickstart" / "corpus.txt"
+    mt_bench = tmp_path / "quickstart" / "mt_bench"
     for args in (("recipe", "check", str(copy)), ("run", str(copy), "--dry-run")):
         result = run_jre(*args)
         assert result.returncode == 2, result.stdout
-        assert result.stderr.strip() == f"{corpus}: study.tiny_base_model.corpus: no such corpus file"
+        # One line per missing file, however many experiments read it.
+        assert result.stderr.strip().splitlines() == [
+            f"{corpus}: study.tiny_base_model.corpus: no such corpus file",
+            f"{copy}: eval.benchmarks[2].path: all 7 experiments: no such file or folder: "
+            f"{mt_bench / 'question.jsonl'}",
+            f"{copy}: eval.benchmarks[2].reference_path: all 7 experiments: no such file or folder: "
+            f"{mt_bench / 'reference.jsonl'}"]
 
 
 def test_stage_inputs_are_checked_before_any_work(tmp_path: Path) -> None:

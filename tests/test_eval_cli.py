@@ -79,8 +79,9 @@ def test_dataset_missing_a_field(tmp_path: Path) -> None:
 def test_missing_dataset_file(tmp_path: Path) -> None:
     recipe = evalkit.write_recipe(tmp_path, [{"name": "math100_ja", "path": "nowhere.jsonl"}],
                                   {"name": "hf", "model": "x"})
-    line = one_line_error(run_jre("eval", str(recipe)))
-    assert "nowhere.jsonl" in line and "no such dataset file" in line
+    line = one_line_error(run_jre("eval", str(recipe)))  # named before any model is loaded
+    assert "nowhere.jsonl" in line and "no such file or folder" in line
+    assert "eval.benchmarks[0].path" in line
 
 
 def test_model_path_missing(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ model's batch in flight shows its tokens so a long batch does not look frozen.""
 from __future__ import annotations
 
 import io
+import warnings
 
 from rich.console import Console
 
@@ -64,7 +65,9 @@ def test_library_bars_are_silenced_even_when_already_imported(monkeypatch):
         monkeypatch.delenv(name, raising=False)  # as in a process whose libraries came first
     huggingface_hub.utils.enable_progress_bars()
     transformers_logging.enable_progress_bar()
-    datasets.enable_progress_bars()
+    with warnings.catch_warnings():  # datasets refuses while its switch was set at import
+        warnings.simplefilter("ignore")
+        datasets.enable_progress_bars()
     stage_console()
     assert huggingface_hub.utils.are_progress_bars_disabled()
     assert not transformers_logging.is_progress_bar_enabled()

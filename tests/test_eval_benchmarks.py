@@ -15,15 +15,6 @@ sys.path.insert(0, str(FIXTURES))
 import evalkit  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def scripted_plugins():
-    evalkit.use_scripted()
-    yield
-    import jre.plugin_manager as pm
-
-    pm.reset_plugins()
-
-
 def engine(script: str, **extra) -> dict:
     return {"name": "scripted", "script": script, "model": "scripted-model", **extra}
 

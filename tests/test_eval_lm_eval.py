@@ -27,23 +27,17 @@ def task_dir(tmp_path: Path) -> Path:
 
 
 def test_lm_eval_task_through_jre_engine(tmp_path: Path, task_dir: Path) -> None:
-    evalkit.use_scripted()
-    try:
-        script = evalkit.write_script(tmp_path, {
-            "0": ["<think>\n2+3=5\n</think>\n\nThe answer is 5"],
-            "1": ["<think>\n10-4\n</think>\n\nThe answer is 7"],           # wrong
-            "2": ["<think>\n3*3=9. The answer is 9, but let me check"],   # unclosed
-            "3": ["<think>\n1-8\n</think>\n\n-7"],                        # the strict filter finds nothing
-        })
-        recipe = evalkit.write_recipe(
-            tmp_path, [{"name": "lm_eval", "task": "jre_arith", "include_path": "tasks",
-                        "include_defaults": False}],
-            {"name": "scripted", "script": script, "model": "m", "log": str(tmp_path / "log.jsonl")})
-        evalkit.run_eval(recipe)
-    finally:
-        import jre.plugin_manager as pm
-
-        pm.reset_plugins()
+    script = evalkit.write_script(tmp_path, {
+        "0": ["<think>\n2+3=5\n</think>\n\nThe answer is 5"],
+        "1": ["<think>\n10-4\n</think>\n\nThe answer is 7"],           # wrong
+        "2": ["<think>\n3*3=9. The answer is 9, but let me check"],   # unclosed
+        "3": ["<think>\n1-8\n</think>\n\n-7"],                        # the strict filter finds nothing
+    })
+    recipe = evalkit.write_recipe(
+        tmp_path, [{"name": "lm_eval", "task": "jre_arith", "include_path": "tasks",
+                    "include_defaults": False}],
+        {"name": "scripted", "script": script, "model": "m", "log": str(tmp_path / "log.jsonl")})
+    evalkit.run_eval(recipe)
     res = evalkit.results(tmp_path, "lm_eval-jre_arith")
     assert res["benchmark"] == "lm_eval-jre_arith" and res["metric"] == "exact_match"
     assert res["scores_by_policy"] == {"trace": pytest.approx(0.5), "empty": pytest.approx(0.25),

@@ -21,15 +21,6 @@ sys.path.insert(0, str(FIXTURES))
 import evalkit  # noqa: E402
 
 
-@pytest.fixture
-def scripted():
-    evalkit.use_scripted()
-    yield
-    import jre.plugin_manager as pm
-
-    pm.reset_plugins()
-
-
 def _script(folder: Path, outputs: dict[str, list[str]]) -> str:
     path = folder / "script.json"
     # ASCII escapes, so that lone surrogates survive in the script file itself.
@@ -57,7 +48,7 @@ def _served(folder: Path) -> int:
     return len(log.read_text().splitlines()) if log.exists() else 0
 
 
-def test_failure_rate_per_sample_and_per_question(tmp_path, scripted):
+def test_failure_rate_per_sample_and_per_question(tmp_path):
     recipe = _recipe(tmp_path, {
         "q0": ["<think>7</think>Answer: 7", "<think>0 + 7 is"],           # one of two unclosed
         "q1": ["<think>8</think>Answer: 8", "<think>8</think>Answer: 8"],  # none
@@ -85,7 +76,7 @@ def test_failure_rate_per_sample_and_per_question(tmp_path, scripted):
     assert "per sample" in out.summary and "Per question" in out.summary
 
 
-def test_lone_surrogates_and_nul_are_stored_faithfully(tmp_path, scripted):
+def test_lone_surrogates_and_nul_are_stored_faithfully(tmp_path):
     odd = ["<think>\ud800 half a pair\x00</think>Answer: 7 \udfff", "Answer: 8\x00\ud83d"]
     recipe = _recipe(tmp_path, {"q0": odd[:1], "q1": odd[1:]}, n_items=2, n=1)
     evalkit.run_eval(recipe)
@@ -100,7 +91,7 @@ def test_lone_surrogates_and_nul_are_stored_faithfully(tmp_path, scripted):
     assert _served(tmp_path) == served
 
 
-def test_a_non_json_line_names_the_file_and_line(tmp_path, scripted):
+def test_a_non_json_line_names_the_file_and_line(tmp_path):
     recipe = _recipe(tmp_path, {f"q{i}": ["Answer: 1"] for i in range(3)}, n_items=3, n=1)
     evalkit.run_eval(recipe)
     details = tmp_path / "run/eval/arith_en/details.jsonl"
@@ -129,7 +120,7 @@ def test_a_non_json_line_through_the_cli(tmp_path):
                      "remove that line"], proc.stderr
 
 
-def test_details_damaged_after_a_complete_run_are_noticed(tmp_path, scripted):
+def test_details_damaged_after_a_complete_run_are_noticed(tmp_path):
     recipe = _recipe(tmp_path, {"q0": ["Answer: 7"], "q1": ["Answer: 8"], "q2": ["Answer: 0"]},
                      n_items=3, n=1)
     evalkit.run_eval(recipe)
@@ -188,7 +179,7 @@ def _wmt_run(folder: Path, translations: list[str], arith_right: int) -> Path:
     return folder / "run"
 
 
-def test_compare_resamples_corpus_bleu(tmp_path, scripted):
+def test_compare_resamples_corpus_bleu(tmp_path):
     from jre.bleu_ja import bleu_from_stats, corpus_bleu
     from jre.plugin_manager import get_plugins
     from jre.plugins.analyses.compare import corpus_bleu_from_stats, item_scores

@@ -24,14 +24,6 @@ import evalkit  # noqa: E402
 F = "```"
 
 
-@pytest.fixture(autouse=True)
-def scripted_plugins():
-    evalkit.use_scripted()
-    yield
-    import jre.plugin_manager as pm
-
-    pm.reset_plugins()
-
 
 def block(code: str) -> str:
     return f"{F}python\n{code}{F}"

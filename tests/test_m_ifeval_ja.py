@@ -98,16 +98,8 @@ def test_loose_drops_a_preamble_line() -> None:
     assert not ifeval_ja.check_loose("ja:punctuation:no_period", "富士。\n山。\n川。", {})
 
 
-@pytest.fixture
-def scripted():
-    evalkit.use_scripted()
-    yield
-    import jre.plugin_manager as pm
 
-    pm.reset_plugins()
-
-
-def test_m_ifeval_ja_end_to_end(tmp_path: Path, scripted: None) -> None:
+def test_m_ifeval_ja_end_to_end(tmp_path: Path) -> None:
     script = evalkit.write_script(tmp_path, {
         "1001": ["<think>\nひらがな\n</think>\n\nふじさんは にほんで いちばん たかい やまです"],
         "1002": ["日本には四季があります。春は暖かいです。"],
@@ -126,7 +118,7 @@ def test_m_ifeval_ja_end_to_end(tmp_path: Path, scripted: None) -> None:
     assert "ja:letters:furigana" in res["instructions_supported"]
 
 
-def test_unsupported_instruction_is_refused(scripted: None) -> None:
+def test_unsupported_instruction_is_refused() -> None:
     from jre.plugin_manager import get_plugins
 
     bench = get_plugins().get("benchmark", "m_ifeval_ja")

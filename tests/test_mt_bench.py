@@ -29,15 +29,6 @@ def server():
         yield s
 
 
-@pytest.fixture(autouse=True)
-def fresh_plugins():
-    import jre.plugin_manager as pm
-
-    pm.reset_plugins()
-    yield
-    pm.reset_plugins()
-
-
 def scripted_questions(folder: Path, lang: str, directives: dict[int, list[str]]) -> Path:
     """The fixture questions with a directive line put before each turn's text."""
     rows = [json.loads(line) for line in (MT / f"question_{lang}.jsonl").read_text().splitlines()]

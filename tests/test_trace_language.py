@@ -18,15 +18,6 @@ sys.path.insert(0, str(FIXTURES))
 import evalkit  # noqa: E402
 
 
-@pytest.fixture
-def scripted():
-    evalkit.use_scripted()
-    yield
-    import jre.plugin_manager as pm
-
-    pm.reset_plugins()
-
-
 def _run(folder: Path, outputs: dict[str, list[str]]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     items = folder / "items.jsonl"
@@ -40,7 +31,7 @@ def _run(folder: Path, outputs: dict[str, list[str]]) -> Path:
     return folder
 
 
-def test_japanese_trace_share_in_results_and_failure_rate_table(tmp_path, scripted):
+def test_japanese_trace_share_in_results_and_failure_rate_table(tmp_path):
     ja = _run(tmp_path / "ja", {
         "q0": ["<think>0に7を足すと7です。</think>Answer: 7"],          # Japanese trace
         "q1": ["<think>1に7を足します。答えは8"],                      # Japanese, unclosed
@@ -70,7 +61,7 @@ def test_japanese_trace_share_in_results_and_failure_rate_table(tmp_path, script
     assert table.loc["mean", "arith_en ja traces"] == pytest.approx(1 / 3)
 
 
-def test_no_trace_anywhere_has_no_share(tmp_path, scripted):
+def test_no_trace_anywhere_has_no_share(tmp_path):
     folder = _run(tmp_path, {"q0": ["Answer: 7"], "q1": ["Answer: 8"]})
     res = evalkit.results(folder, "arith_en")
     assert res["japanese_trace_share"] is None and res["trace_languages"]["none"] == 2

@@ -194,6 +194,8 @@ def start_line(resume_from: Path | None, reached: int, *, force: bool, stale: bo
 
 def _make_trainer_classes():
     """Trainer subclass and callback, defined lazily so importing jre stays light."""
+    import torch
+    import torch.distributed as dist
     from transformers import Trainer, TrainerCallback
 
     class SFTTrainer(Trainer):
@@ -265,15 +267,12 @@ def _make_trainer_classes():
         def __init__(self, minutes: float) -> None:
             self.seconds = minutes * 60
             self.last = time.monotonic()
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
 
         def on_step_end(self, args, state, control, **kwargs):
             due = time.monotonic() - self.last >= self.seconds
-            import torch.distributed as dist
-
             if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-                import torch
-
-                flag = torch.tensor([int(due)], device="cuda" if torch.cuda.is_available() else "cpu")
+                flag = torch.tensor([int(due)], device=self.device)
                 dist.broadcast(flag, src=0)
                 due = bool(flag.item())
             if due:

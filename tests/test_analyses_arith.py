@@ -96,3 +96,82 @@ def test_tiny_tokenizer_can_split_digits():
     assert [t for t in split.tokenize("x 1234") if t.strip("Ġ")] == ["x", "1", "2", "3", "4"]
     assert split.decode(split.encode("Answer: 1234")) == "Answer: 1234"
     assert len(merged.tokenize("1234")) < 4
+
+
+def _column_value(expr: str) -> int:
+    """A column's left side, e.g. ``12 - 7 - 1`` or ``2 × 3 + 2``, left to right (the only
+    product comes first, so that is also the usual precedence)."""
+    tokens = expr.split()
+    value = int(tokens[0])
+    for op, n in zip(tokens[1::2], tokens[2::2]):
+        value = value + int(n) if op == "+" else value - int(n) if op == "-" else value * int(n)
+    return value
+
+
+@pytest.mark.parametrize("op", ["+", "-", "*"])
+def test_column_work_is_true_digit_by_digit_and_rebuilds_the_result(op):
+    from jre.plugins.teachers.arith import columns
+
+    for value in range(1, 400):
+        for n in ((2, 3) if op == "*" else range(1, value) if op == "-" else range(1, 40)):
+            result = value + n if op == "+" else value - n if op == "-" else value * n
+            parts = columns(value, op, n)
+            assert len(parts) == (len(str(value)) if op == "*" else max(len(str(value)), len(str(n))))
+            digits = []
+            for i, part in enumerate(parts):
+                left, right = part.split(" = ")
+                assert _column_value(left) == int(right), part
+                digits.append(right)
+                if op != "-":  # a sum or product column's digits are the operands' digits
+                    assert left.split()[0] == str((value // 10 ** i) % 10)
+            # The result reads off the columns: the top one whole, the others' last digit.
+            rebuilt = int(digits[-1] + "".join(d[-1] for d in reversed(digits[:-1])))
+            assert rebuilt == result, (value, op, n, parts)
+
+
+def test_column_work_traces_and_their_identity():
+    teacher = get_plugins().get("teacher", "arith")
+    plain = teacher.settings(teacher.parse_config({}))
+    worked = teacher.settings(teacher.parse_config({"column_work": True}))
+    assert plain.identity() != worked.identity() and "column_work" not in plain.identity()
+    problem = {"lang": "en", "name": 0, "thing": 0, "start": 18, "steps": [["+", 15], ["-", 9], ["*", 3]],
+               "answer": 72, "id": "x"}
+    gen = teacher.replay(worked, json.dumps(problem))
+    assert gen.reasoning.splitlines() == [
+        "Start with 18.",
+        "First, 18 + 15: 8 + 5 = 13, 1 + 1 + 1 = 3, so 33.",
+        "Then 33 - 9: 13 - 9 = 4, 3 - 0 - 1 = 2, so 24.",
+        "Finally, 24 × 3: 4 × 3 = 12, 2 × 3 + 1 = 7, so 72.",
+        "Answer: 72."]
+    assert teacher.replay(plain, json.dumps(problem)).reasoning.splitlines()[1] == "18 + 15 = 33."
+    ja = teacher.settings(teacher.parse_config({"column_work": True, "trace_lang": "same", "style": "verbose"}))
+    text = teacher.replay(ja, json.dumps({**problem, "lang": "ja"}, ensure_ascii=False)).reasoning
+    assert "まず、18 + 15: 8 + 5 = 13、1 + 1 + 1 = 3、よって33。" in text and "確認: 33 - 15 = 18。" in text
+    # The step's opening word is the one its sentence in the question opens with.
+    assert question({**problem, "lang": "ja"}).split("。")[1:4] == [
+        "まず、15個もらいます", "次に、9個を友だちにあげます", "最後に、持っているビー玉の数が3倍になります"]
+    assert question(problem) == ("Ken has 18 marbles. First, Ken gets 15 more. Then Ken gives 9 away. "
+                                 "Finally, the number of marbles becomes 3 times as large. "
+                                 "How many marbles does Ken have now?")
+
+
+def test_max_operand_keeps_added_and_given_numbers_one_digit(tmp_path):
+    capped = [make_problem(i, "en", "train", (2, 3), max_operand=9) for i in range(300)]
+    assert all(n <= 9 for p in capped for op, n in p["steps"] if op in "+-")
+    assert all(p["answer"] == _evaluate(p) > 0 for p in capped)
+    # The default ranges are untouched (the seeds and held-out questions of earlier runs stay).
+    assert any(n > 9 for i in range(100) for op, n in make_problem(i, "en")["steps"] if op in "+-")
+    bench = get_plugins().get("benchmark", "arith_en")
+    data = bench.load(bench.parse_config({"count": 30, "max_operand": 9}))
+    assert data.source["revision"] == "generated:30:max9"
+    assert [item.data["question"] for item in data.items] == [
+        question(make_problem(i, "en", "test", (2, 3), 9)) for i in range(30)]
+    with pytest.raises(ValueError):
+        bench.parse_config({"max_operand": 1})
+    # A .gz seed file is the same bytes every time and reads back as the plain one.
+    import gzip
+
+    first, again = (write_seed_file(tmp_path / f"{k}.jsonl.gz", 20, "ja", max_operand=9) for k in "ab")
+    plain = write_seed_file(tmp_path / "c.jsonl", 20, "ja", max_operand=9)
+    assert first.read_bytes() == again.read_bytes()
+    assert gzip.decompress(first.read_bytes()) == plain.read_bytes()

@@ -20,23 +20,37 @@ MAX_TOKENS = 24
 BUDGETS = [2, 4, 8, 16]
 
 
-@pytest.fixture(scope="module")
-def closing_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny model with ``</think>``'s embedding scaled up, so greedy decoding closes the
-    trace at positions that vary with the prompt (a random model almost never does)."""
+def _scaled(tiny_model: Path, out: Path, scale: float) -> Path:
+    """The tiny model with ``</think>``'s embedding scaled by ``scale``."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    out = tmp_path_factory.mktemp("closing") / "model"
     shutil.copytree(tiny_model, out)
     tokenizer = AutoTokenizer.from_pretrained(out)
     model = AutoModelForCausalLM.from_pretrained(out)
     close_id = tokenizer.convert_tokens_to_ids("</think>")
     embeddings: Any = model.get_input_embeddings()
     with torch.no_grad():
-        embeddings.weight[close_id] *= 4.0
+        embeddings.weight[close_id] *= scale
     model.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="module")
+def closing_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with ``</think>``'s embedding scaled up, so greedy decoding closes the
+    trace at positions that vary with the prompt (a random model almost never does). Where
+    they vary depends on the prompts, so the first scale whose closes spread over the budgets
+    (three or more distinct failure rates, some trace never closed) is used."""
+    root = tmp_path_factory.mktemp("closing")
+    for i, scale in enumerate((4.0, 3.5, 4.5, 3.75, 4.25, 3.25, 5.0, 3.0, 6.0)):
+        model = _scaled(tiny_model, root / f"model-{i}", scale)
+        closes = [r["think_close_tokens"] for r in
+                  evalkit.details(_evaluate(root / f"probe-{i}", model, MAX_TOKENS).parent, "arith_en")]
+        rates = {sum(c is None or c > b for c in closes) for b in [*BUDGETS, MAX_TOKENS]}
+        if None in closes and len(rates) >= 3:
+            return model
+    pytest.fail("no scale of </think>'s embedding makes the tiny model close its traces at varied positions")
 
 
 def _evaluate(folder: Path, model: Path, max_tokens: int) -> Path:

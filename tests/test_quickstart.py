@@ -79,10 +79,10 @@ def test_quickstart_ci_grid_end_to_end(tmp_path):
         assert mtb["n_items"] == 2 and mtb["judge"]["judgments"] == 4
         assert mtb["judge"]["engine"]["name"] == "rubric_judge" and mtb["judge"]["failures"] == 0
         assert 0.1 <= mtb["score"] <= 1 and set(mtb["scores_by_category"]) == {"math"}
-    assert "expected time: about 1.5 minutes" in result.stderr.split("study: building")[0]
+    assert "expected time: about 7 minutes" in result.stderr.split("study: building")[0]
     # Identical synthesis is computed once for the whole study (four datasets, not 4 × 4).
     assert len({(run_dir / "grids" / "ci" / n / "synth").resolve() for n in names}) == 1
-    assert result.stderr.count("200 to do") == 4, result.stderr[-3000:]
+    assert len(re.findall(r"synth \w+: [\d,]+ instructions × 1 → 0 done", result.stderr)) == 4, result.stderr[-3000:]
     assert len({(run_dir / "grids" / "ci" / n / "train").resolve() for n in names}) == len(names)
     notrace = pd.read_parquet(run_dir / "grids" / "ci" / "notrace" / "mix" / "dataset")
     assert notrace["reasoning"].isna().all()
@@ -101,4 +101,10 @@ def test_quickstart_ci_grid_end_to_end(tmp_path):
     page = report.read_text()
     for heading in ("Table 1", "Table 2", "Table 3", "Table 4", "length (tokens)", "PPL"):
         assert heading in page
+    # The findings open the report: one sentence per one-factor pair and benchmark.
+    assert page.index("<h2>Findings</h2>") < page.index("<h2>Experiments</h2>")
+    contrasts = pd.read_csv(run_dir / "analyze" / "findings" / "tables" / "contrasts.csv")
+    assert set(zip(contrasts["factor"], contrasts["run_from"], contrasts["run_to"])) == {
+        ("verbose", "concise", "verbose"), ("trace", "notrace", "concise"), ("ja_share", "english", "concise")}
+    assert "trace 0 → 1 (notrace → concise) on arith_en: score" in page
     assert len(re.findall(r'src="data:image/png;base64,', page)) >= 2

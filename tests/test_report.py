@@ -45,7 +45,7 @@ def report(tmp_path_factory) -> Path:
         'schema_version = 1\nname = "fx"\n'
         f'run_dir = "{tmp / "run"}"\n\n[analyze]\nruns = [{runs}]\n'
         'analyses = ["scores", "failure_rate", { name = "aicc", factors = ["verbose", "trace", "ja_share"] },\n'
-        '            { name = "compare", baseline = "concise" }]\n\n[report]\ntitle = "Fixture study"\n')
+        '            { name = "compare", baseline = "concise" }, "findings"]\n\n[report]\ntitle = "Fixture study"\n')
     result = run_jre("run", str(recipe))
     assert result.returncode == 0, result.stderr
     return tmp / "run" / "report"
@@ -67,6 +67,11 @@ def test_markdown_has_every_table_and_figure(report):
     assert re.search(r"\| arith_en \(accuracy\) \|", text) and re.search(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", text)
     assert "Holm p" in text and "runner-up" in text
     assert str(RUNS.resolve()) not in text and "/tmp/" not in text
+    # What the study found opens the report, in words, before the tables.
+    headings = re.findall(r"^## (.*)$", text, re.M)
+    assert headings[:3] == ["Findings", "Methods", "Table 1 · Experiment factors"], headings
+    findings = text.split("## Findings")[1].split("## Methods")[0]
+    assert "- trace 0 → 1 (notrace → concise) on arith_en: score rose 0.333 → 0.625" in findings
 
 
 def test_html_is_self_contained(report):

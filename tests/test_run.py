@@ -16,7 +16,7 @@ from jre.run import execute
 from jre.stages import available_stages
 from jre.testing import ScriptedEngine, plugin_set, tmp_run
 
-SEEDS = Path(__file__).resolve().parents[1] / "recipes" / "quickstart" / "seeds_en.jsonl"
+SEEDS = Path(__file__).resolve().parents[1] / "recipes" / "quickstart" / "seeds_en.jsonl.gz"
 ANSWER = "<think>add them up</think>The answer is 14."
 
 RECIPE = f"""schema_version = 1

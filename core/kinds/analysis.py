@@ -141,10 +141,11 @@ class AnalysisInputs:
                    runs={k: Path(v) for k, v in meta.get("runs", {}).items()})
 
 
-#: Where the report places sections by ``order``: its own opening sections (experiments,
-#: methods, the factor table) come first, the shared figures section at FIGURES_ORDER, and
-#: sections an analysis does not place at DEFAULT_ORDER, after the figures.
-FACTORS_ORDER, FIGURES_ORDER, DEFAULT_ORDER = 10.0, 50.0, 60.0
+#: Where the report places sections by ``order``: sections below OPENING_ORDER stand first,
+#: right under the title (a study's findings); then the report's own opening sections
+#: (experiments, methods, the factor table at FACTORS_ORDER); the shared figures section at
+#: FIGURES_ORDER, and sections an analysis does not place at DEFAULT_ORDER, after the figures.
+SUMMARY_ORDER, OPENING_ORDER, FACTORS_ORDER, FIGURES_ORDER, DEFAULT_ORDER = 0.0, 1.0, 10.0, 50.0, 60.0
 
 
 @dataclass

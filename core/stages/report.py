@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from jre.errors import UserError
-from jre.kinds.analysis import FIGURES_ORDER, ReportSection, default_sections, markdown_table
+from jre.kinds.analysis import FIGURES_ORDER, OPENING_ORDER, ReportSection, default_sections, markdown_table
 from jre.plugin_manager import PluginSet
 from jre.recipe import Recipe
 from jre.stages import Stage, StageContext
@@ -240,6 +240,28 @@ def build_report(run_root: Path, title: str, precision: int = 3, *, caveat: str 
         for result, name in loose:
             figure(result, name)
 
+    # Every declared section of every analysis, in order (ties: analyses by id, then as
+    # listed); the figures no section places share one section.
+    placed: list[tuple[float, int, AnalysisResult, ReportSection]] = []
+    for result in analyses.values():
+        for declared in result.sections:
+            placed.append((declared.order, len(placed), result, declared))
+    placed.sort(key=lambda entry: (entry[0], entry[1]))
+    claimed = {(result.name, s.figure) for _, _, result, s in placed if s.figure}
+    loose = [(result, name) for result in analyses.values() for name in result.figures
+             if (result.name, name) not in claimed]
+
+    def analysis_section(result: AnalysisResult, declared: ReportSection) -> None:
+        heading = declared.heading.replace("{analysis}", result.name)
+        table = result.tables.get(declared.table) if declared.table else None
+        section(heading, table, result.summary if declared.summary else "", note=declared.note)
+        if declared.figure:
+            figure(result, declared.figure)
+
+    # Sections placed before the report's own opening ones (a study's findings) lead.
+    for order, _, result, declared in placed:
+        if order < OPENING_ORDER:
+            analysis_section(result, declared)
     if experiments:
         import pandas as pd
 
@@ -251,25 +273,14 @@ def build_report(run_root: Path, title: str, precision: int = 3, *, caveat: str 
             "A run listed more than once mixes several datasets: one row per component; the "
             "analyses use the mean of its components' factors." if mixed else "",
             note="no factor table was given to the analyses")
-    # Every declared section of every analysis, in order (ties: analyses by id, then as
-    # listed); the figures no section places share one section.
-    placed: list[tuple[float, int, AnalysisResult, ReportSection]] = []
-    for result in analyses.values():
-        for declared in result.sections:
-            placed.append((declared.order, len(placed), result, declared))
-    claimed = {(result.name, s.figure) for _, _, result, s in placed if s.figure}
-    loose = [(result, name) for result in analyses.values() for name in result.figures
-             if (result.name, name) not in claimed]
     figures_done = False
-    for order, _, result, declared in sorted(placed, key=lambda entry: (entry[0], entry[1])):
+    for order, _, result, declared in placed:
+        if order < OPENING_ORDER:
+            continue
         if order > FIGURES_ORDER and not figures_done:
             figures_section(loose)
             figures_done = True
-        heading = declared.heading.replace("{analysis}", result.name)
-        table = result.tables.get(declared.table) if declared.table else None
-        section(heading, table, result.summary if declared.summary else "", note=declared.note)
-        if declared.figure:
-            figure(result, declared.figure)
+        analysis_section(result, declared)
     if not figures_done:
         figures_section(loose)
     md_path, html_path = out / "report.md", out / "report.html"

@@ -27,10 +27,13 @@ _NUMBER = re.compile(r"-?\d+")
 
 class ArithBenchConfig(BenchmarkConfig):
     """``count``: how many generated problems (ignored when ``path`` is set); ``steps``: the
-    least and most operations per problem (the difficulty; the teacher's seeds use 2-3)."""
+    least and most operations per problem (the difficulty; the teacher's seeds use 2-3);
+    ``max_operand``: the largest number added or given away (None: the generator's default
+    ranges; 9 keeps them one digit), as the training seeds were drawn."""
 
     count: int = Field(default=40, ge=1)
     steps: tuple[int, int] = (2, 3)
+    max_operand: int | None = Field(default=None, ge=2)
 
     @model_validator(mode="after")
     def _steps_ordered(self) -> ArithBenchConfig:
@@ -65,15 +68,17 @@ class ArithBench(Benchmark):
             return super().load(config, base_dir)
         count = getattr(config, "count", 40)
         steps = tuple(getattr(config, "steps", (2, 3)))
+        max_operand = getattr(config, "max_operand", None)
         rows = []
         for i in range(count):
-            p = make_problem(i, self.lang, "test", steps)
+            p = make_problem(i, self.lang, "test", steps, max_operand)
             rows.append({"id": p["id"], "question": question(p), "answer": p["answer"]})
         limit = getattr(config, "limit", None)
         items = self.items(rows, config)[:limit] if limit else self.items(rows, config)
         return LoadedData(items=items, source={"id": f"jre-arith-{self.lang}", "config": self.lang,
                                                "split": "test", "revision": f"generated:{count}"
-                                               + ("" if steps == (2, 3) else f":steps{steps[0]}-{steps[1]}")})
+                                               + ("" if steps == (2, 3) else f":steps{steps[0]}-{steps[1]}")
+                                               + ("" if max_operand is None else f":max{max_operand}")})
 
     def prompt(self, item: Item, config: Any) -> list[dict[str, str]]:
         return [{"role": "user", "content": str(item.data["question"])}]

@@ -10,15 +10,21 @@ styles mirror the reference study's gpt-oss medium vs high (OSS vs OSS-h):
   problem re-read, the whole chain recomputed and the answer restated — longer and more
   repetitive, like OSS-h.
 
-Traces are in English (as gpt-oss's are) unless ``trace_lang = "same"``. The problems come
-from :func:`make_problem`; :func:`write_seed_file` writes a seed file for the ``file``
-loader, and the ``arith_en`` / ``arith_ja`` benchmarks draw held-out problems from the same
-generator (its ``test`` split: problems whose arithmetic hashes into one bucket in five, which
-training seeds never use, so no test problem is seen).
+Traces are in English (as gpt-oss's are) unless ``trace_lang = "same"``. With
+``column_work = true`` each step is worked digit by digit before its result
+(``18 + 15: 8 + 5 = 13, 1 + 1 + 1 = 3, so 33.``): a held-out problem then decomposes into
+single-digit facts seen in training, which is what lets a tiny student learn the arithmetic
+rather than only the format (without it, it copies the procedure and misses the sums).
+
+The problems come from :func:`make_problem`; :func:`write_seed_file` writes a seed file for
+the ``file`` loader, and the ``arith_en`` / ``arith_ja`` benchmarks draw held-out problems
+from the same generator (its ``test`` split: problems whose arithmetic hashes into one bucket
+in five, which training seeds never use, so no test problem is seen).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import itertools
 import json
@@ -36,6 +42,10 @@ NAMES = {"en": ["Ken", "Aya", "Tom", "Mia", "Sam", "Yui"], "ja": ["健", "彩", 
 THINGS = {"en": ["marbles", "pens", "stickers", "apples", "coins", "cards"],
           "ja": ["ビー玉", "ペン", "シール", "りんご", "コイン", "カード"]}
 SYMBOL = {"+": "+", "-": "-", "*": "×"}
+# Each step's sentence opens with a word that says which step it is, so that a worked step in
+# the trace can find its sentence by that word (rather than by counting sentences).
+ORDINAL = {"en": ["First, ", "Then ", "Finally, ", "After that, ", "Next, "],
+           "ja": ["まず、", "次に、", "最後に、", "その後、", "続いて、"]}
 
 
 def split_of(start: int, ops: list[list[Any]]) -> Literal["train", "test"]:
@@ -46,9 +56,12 @@ def split_of(start: int, ops: list[list[Any]]) -> Literal["train", "test"]:
 
 
 def make_problem(index: int, lang: Literal["en", "ja"], split: Literal["train", "test"] = "train",
-                 steps: tuple[int, int] = (2, 3)) -> dict[str, Any]:
+                 steps: tuple[int, int] = (2, 3), max_operand: int | None = None) -> dict[str, Any]:
     """Problem ``index`` of a split, deterministic: drawn until its arithmetic falls in the
-    split (:func:`split_of`), so train and test share one distribution of problems."""
+    split (:func:`split_of`), so train and test share one distribution of problems.
+
+    ``max_operand`` caps what is added or given away (default: up to 19 added, anything
+    below the current count given away); 9 keeps every such number one digit."""
     for attempt in itertools.count():
         rng = random.Random(f"arith:{split}:{lang}:{index}:{attempt}")
         start = rng.randrange(2, 30)
@@ -58,10 +71,10 @@ def make_problem(index: int, lang: Literal["en", "ja"], split: Literal["train", 
             choices = ["+"] + (["-"] if value > 2 else []) + (["*"] if value < 60 else [])
             op = rng.choice(choices)
             if op == "+":
-                n = rng.randint(2, 19)
+                n = rng.randint(2, 19 if max_operand is None else max(2, max_operand))
                 value += n
             elif op == "-":
-                n = rng.randint(1, value - 1)
+                n = rng.randint(1, value - 1 if max_operand is None else min(value - 1, max_operand))
                 value -= n
             else:
                 n = rng.randint(2, 3)
@@ -74,23 +87,30 @@ def make_problem(index: int, lang: Literal["en", "ja"], split: Literal["train", 
             "steps": ops, "answer": value, "id": f"arith-{split}-{lang}-{index}"}
 
 
+def step_clauses(problem: dict[str, Any]) -> list[str]:
+    """The problem's sentence for each of its steps, in its language, each opening with its
+    step's word (:data:`ORDINAL`)."""
+    lang = problem["lang"]
+    who, what = NAMES[lang][problem["name"]], THINGS[lang][problem["thing"]]
+    if lang == "ja":
+        says = {"+": "{n}個もらいます。", "-": "{n}個を友だちにあげます。",
+                "*": f"持っている{what}の数が{{n}}倍になります。"}
+    else:
+        says = {"+": f"{who} gets {{n}} more.", "-": f"{who} gives {{n}} away.",
+                "*": f"the number of {what} becomes {{n}} times as large."}
+    return [ORDINAL[lang][i % len(ORDINAL[lang])] + says[op].format(n=n)
+            for i, (op, n) in enumerate(problem["steps"])]
+
+
 def question(problem: dict[str, Any]) -> str:
     """The word problem's text in its language."""
     lang = problem["lang"]
     who, what = NAMES[lang][problem["name"]], THINGS[lang][problem["thing"]]
     if lang == "ja":
-        parts = [f"{who}さんは{what}を{problem['start']}個持っています。"]
-        for op, n in problem["steps"]:
-            parts.append({"+": f"さらに{n}個もらいます。", "-": f"{n}個を友だちにあげます。",
-                          "*": f"持っている{what}の数が{n}倍になります。"}[op])
-        parts.append(f"{who}さんは今、{what}を何個持っていますか？")
-        return "".join(parts)
-    parts = [f"{who} has {problem['start']} {what}."]
-    for op, n in problem["steps"]:
-        parts.append({"+": f"Then {who} gets {n} more.", "-": f"Then {who} gives {n} away.",
-                      "*": f"Then the number of {what} becomes {n} times as large."}[op])
-    parts.append(f"How many {what} does {who} have now?")
-    return " ".join(parts)
+        return "".join([f"{who}さんは{what}を{problem['start']}個持っています。", *step_clauses(problem),
+                        f"{who}さんは今、{what}を何個持っていますか？"])
+    return " ".join([f"{who} has {problem['start']} {what}.", *step_clauses(problem),
+                     f"How many {what} does {who} have now?"])
 
 
 def _chain(problem: dict[str, Any]) -> list[tuple[int, str, int, int]]:
@@ -105,14 +125,58 @@ def _chain(problem: dict[str, Any]) -> list[tuple[int, str, int, int]]:
 TraceStyle = Literal["concise", "verbose"]
 
 
-def trace(problem: dict[str, Any], style: TraceStyle, lang: str = "en") -> str:
-    """The reasoning trace of ``problem`` in ``style`` (English or Japanese)."""
+def _digits(x: int, width: int) -> list[int]:
+    return [(x // 10 ** i) % 10 for i in range(width)]
+
+
+def columns(value: int, op: str, n: int) -> list[str]:
+    """``value op n`` worked digit by digit, ones first: one ``a + b (+ carry) = s`` per column
+    for ``+``, ``a - b (- borrow) = d`` for ``-`` (a borrowing column's digit written with a
+    leading 1), ``a × n (+ carry) = p`` for ``×``. Every column's result is a single-digit
+    fact, so held-out sums decompose into facts seen in training."""
+    out: list[str] = []
+    if op == "*":
+        carry = 0
+        for i, a in enumerate(_digits(value, len(str(value)))):
+            out.append(f"{a} × {n} = {a * n + carry}" if i == 0 else f"{a} × {n} + {carry} = {a * n + carry}")
+            carry = (a * n + carry) // 10
+        return out
+    width = max(len(str(value)), len(str(n)))
+    a_digits, b_digits = _digits(value, width), _digits(n, width)
+    carry = 0
+    for i, (a, b) in enumerate(zip(a_digits, b_digits)):
+        if op == "+":
+            s = a + b + carry
+            out.append(f"{a} + {b} = {s}" if i == 0 else f"{a} + {b} + {carry} = {s}")
+            carry = s // 10
+        else:
+            borrow_next = int(a - b - carry < 0)
+            top = f"1{a}" if borrow_next else str(a)
+            d = a + 10 * borrow_next - b - carry
+            out.append(f"{top} - {b} = {d}" if i == 0 else f"{top} - {b} - {carry} = {d}")
+            carry = borrow_next
+    return out
+
+
+def step_line(value: int, op: str, n: int, new: int, lang: str = "en", work: bool = False) -> str:
+    """One step of the trace: ``value op n = new``, or with ``work`` its columns first."""
+    ja = lang == "ja"
+    if not work:
+        return f"{value} {SYMBOL[op]} {n} = {new}" + ("。" if ja else ".")
+    cols = ("、" if ja else ", ").join(columns(value, op, n))
+    return f"{value} {SYMBOL[op]} {n}: {cols}" + (f"、よって{new}。" if ja else f", so {new}.")
+
+
+def trace(problem: dict[str, Any], style: TraceStyle, lang: str = "en", work: bool = False) -> str:
+    """The reasoning trace of ``problem`` in ``style`` (English or Japanese); ``work`` writes
+    each step's column arithmetic (:func:`columns`) before its result."""
     chain = _chain(problem)
     answer = problem["answer"]
     ja = lang == "ja"
     lines = [f"最初は{problem['start']}個。" if ja else f"Start with {problem['start']}."]
-    for value, op, n, new in chain:
-        lines.append(f"{value} {SYMBOL[op]} {n} = {new}" + ("。" if ja else "."))
+    for i, (value, op, n, new) in enumerate(chain):
+        opening = ORDINAL["ja" if ja else "en"][i % len(ORDINAL["en"])] if work else ""
+        lines.append(opening + step_line(value, op, n, new, lang, work))
         if style == "verbose":
             inverse = {"+": f"{new} - {n} = {value}", "-": f"{new} + {n} = {value}",
                        "*": f"{new} ÷ {n} = {value}"}[op]
@@ -141,17 +205,24 @@ def response(problem: dict[str, Any]) -> str:
 
 
 def write_seed_file(path: str | Path, count: int, lang: Literal["en", "ja"],
-                    split: Literal["train", "test"] = "train", steps: tuple[int, int] = (2, 3)) -> Path:
-    """A JSONL seed file of ``count`` problems of ``steps`` operations (least, most): ``id``,
-    ``question``, ``problem`` (JSON text)."""
+                    split: Literal["train", "test"] = "train", steps: tuple[int, int] = (2, 3),
+                    max_operand: int | None = None) -> Path:
+    """A JSONL seed file of ``count`` problems of ``steps`` operations (least, most) and
+    ``max_operand`` (see :func:`make_problem`): ``id``, ``question``, ``problem`` (JSON text).
+    A name ending in ``.gz`` is written gzip'd, byte for byte the same on every run."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
-        for i in range(count):
-            p = make_problem(i, lang, split, steps)
-            fh.write(json.dumps({"id": p["id"], "question": question(p), "answer": p["answer"],
-                                 "problem": json.dumps(p, ensure_ascii=False)},
-                                ensure_ascii=False) + "\n")
+    lines = []
+    for i in range(count):
+        p = make_problem(i, lang, split, steps, max_operand)
+        lines.append(json.dumps({"id": p["id"], "question": question(p), "answer": p["answer"],
+                                 "problem": json.dumps(p, ensure_ascii=False)}, ensure_ascii=False) + "\n")
+    data = "".join(lines).encode("utf-8")
+    if path.suffix == ".gz":
+        with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as fh:
+            fh.write(data)
+    else:
+        path.write_bytes(data)
     return path
 
 
@@ -161,6 +232,8 @@ class ArithConfig(StrictModel):
     style: Literal["concise", "verbose"] | None = None
     reasoning_effort: Literal["low", "medium", "high"] | None = None  # high = verbose
     trace_lang: Literal["en", "same"] = "en"
+    # Work every step digit by digit (ones first, with carries) before its result.
+    column_work: bool = False
     label: str | None = None  # teacher name recorded on the triples
 
 
@@ -170,9 +243,11 @@ class ArithSettings(TeacherSettings):
 
     style: TraceStyle = "concise"
     trace_lang: str = "en"
+    column_work: bool = False
 
     def identity(self) -> dict[str, Any]:
-        return {**super().identity(), "style": self.style, "trace_lang": self.trace_lang}
+        return {**super().identity(), "style": self.style, "trace_lang": self.trace_lang,
+                **({"column_work": True} if self.column_work else {})}
 
 
 class Arith(Teacher[ArithConfig]):
@@ -193,7 +268,7 @@ class Arith(Teacher[ArithConfig]):
                              model=None, engine="", reasoning_format="think", prefilled_think=None,
                              reasoning_effort=effort, sampling=Sampling(temperature=0.0, top_p=1.0,
                                                                         max_tokens=0),
-                             style=style, trace_lang=config.trace_lang)
+                             style=style, trace_lang=config.trace_lang, column_work=config.column_work)
 
     def replay(self, settings: TeacherSettings, response_text: str | None) -> Generation | None:
         """The triple's generation for the seed's problem JSON (None when there is none)."""
@@ -203,7 +278,8 @@ class Arith(Teacher[ArithConfig]):
         arith = settings if isinstance(settings, ArithSettings) else None
         style: TraceStyle = arith.style if arith else "concise"
         lang = problem["lang"] if arith and arith.trace_lang == "same" else "en"
-        reasoning, content = trace(problem, style, lang), response(problem)
+        work = arith.column_work if arith else False
+        reasoning, content = trace(problem, style, lang, work), response(problem)
         text = f"<think>\n{reasoning}\n</think>\n\n{content}"
         return Generation(text=text, reasoning=reasoning, content=content, think_closed=True,
                           finish_reason="stop")

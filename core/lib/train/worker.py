@@ -30,6 +30,14 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         print(str(exc), file=sys.stderr)
         sys.exit(2)
+    finally:
+        # Tear the process group down before the interpreter does: left to exit, a rank's
+        # communication threads can die mid-teardown (std::terminate, exit status -6) after
+        # training has finished and the model is saved.
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def test_quickstart_ci_grid_end_to_end(tmp_path):
         assert mtb["n_items"] == 2 and mtb["judge"]["judgments"] == 4
         assert mtb["judge"]["engine"]["name"] == "rubric_judge" and mtb["judge"]["failures"] == 0
         assert 0.1 <= mtb["score"] <= 1 and set(mtb["scores_by_category"]) == {"math"}
-    assert "expected time: about 7 minutes" in result.stderr.split("study: building")[0]
+    assert "expected time: about 7.5 minutes" in result.stderr.split("study: building")[0]
     # Identical synthesis is computed once for the whole study (four datasets, not 4 × 4).
     assert len({(run_dir / "grids" / "ci" / n / "synth").resolve() for n in names}) == 1
     assert len(re.findall(r"synth \w+: [\d,]+ instructions × 1 → 0 done", result.stderr)) == 4, result.stderr[-3000:]

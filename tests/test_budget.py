@@ -37,19 +37,20 @@ def _scaled(tiny_model: Path, out: Path, scale: float) -> Path:
 
 
 @pytest.fixture(scope="module")
-def closing_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def closing_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The tiny model with ``</think>``'s embedding scaled up, so greedy decoding closes the
-    trace at positions that vary with the prompt (a random model almost never does). Where
-    they vary depends on the prompts, so the first scale whose closes spread over the budgets
-    (three or more distinct failure rates, some trace never closed) is used."""
+    trace at positions that vary with the prompt (a random model almost never does), and its
+    run evaluated at ``MAX_TOKENS``. Where traces close depends on the prompts, so the first
+    scale whose closes spread over the budgets (three or more distinct failure rates, some
+    trace never closed) is used."""
     root = tmp_path_factory.mktemp("closing")
     for i, scale in enumerate((4.0, 3.5, 4.5, 3.75, 4.25, 3.25, 5.0, 3.0, 6.0)):
         model = _scaled(tiny_model, root / f"model-{i}", scale)
-        closes = [r["think_close_tokens"] for r in
-                  evalkit.details(_evaluate(root / f"probe-{i}", model, MAX_TOKENS).parent, "arith_en")]
+        run = _evaluate(root / f"full-{i}", model, MAX_TOKENS)
+        closes = [r["think_close_tokens"] for r in evalkit.details(run.parent, "arith_en")]
         rates = {sum(c is None or c > b for c in closes) for b in [*BUDGETS, MAX_TOKENS]}
         if None in closes and len(rates) >= 3:
-            return model
+            return model, run
     pytest.fail("no scale of </think>'s embedding makes the tiny model close its traces at varied positions")
 
 
@@ -64,11 +65,11 @@ def _evaluate(folder: Path, model: Path, max_tokens: int) -> Path:
     return folder / "run"
 
 
-def test_budget_curve_equals_reruns(tmp_path: Path, closing_model: Path) -> None:
+def test_budget_curve_equals_reruns(tmp_path: Path, closing_model: tuple[Path, Path]) -> None:
     from jre.plugin_manager import get_plugins
     from jre.stages.analyze import gather_inputs
 
-    full = _evaluate(tmp_path / "full", closing_model, MAX_TOKENS)
+    model, full = closing_model
     analysis = get_plugins().get("analysis", "budget")
     config = analysis.config_model(budgets=BUDGETS)
     out = analysis.run(config, gather_inputs({"full": full}))
@@ -81,7 +82,7 @@ def test_budget_curve_equals_reruns(tmp_path: Path, closing_model: Path) -> None
     assert sorted(set(table["budget"])) == BUDGETS + [MAX_TOKENS]
     assert "budget" in out.figures and out.figures["budget"].startswith(b"\x89PNG")
     for budget in BUDGETS:
-        rerun = _evaluate(tmp_path / f"b{budget}", closing_model, budget)
+        rerun = _evaluate(tmp_path / f"b{budget}", model, budget)
         res = evalkit.results(rerun.parent, "arith_en")
         row = table[table["budget"] == budget].iloc[0]
         assert (row["failure_rate"], row["score"]) == (res["failure_rate"], res["score"]), budget

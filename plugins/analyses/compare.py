@@ -125,22 +125,26 @@ def paired_bootstrap(a: dict[str, Any], b: dict[str, Any], n: int,
             bootstrap_p(deltas))
 
 
-def _paired(da: Path, db: Path, ra: Any, rb: Any,
-            config: CompareConfig) -> tuple[float, float, float, int, float] | None:
-    """The paired bootstrap, or None when the sample scores cannot be paired (a metric
-    that is neither a mean of numbers nor BLEU, or runs scored differently)."""
+def paired_from_details(ra: Any, rb: Any, bootstrap: int,
+                        seed: int) -> tuple[float, float, float, int, float] | None:
+    """:func:`paired_bootstrap` of results rows ``ra`` − ``rb`` over their ``details.jsonl``
+    files, or None when either file is missing or the sample scores cannot be paired (a
+    metric that is neither a mean of numbers nor BLEU, or runs scored differently)."""
     def text(value: Any) -> str | None:
         return value if isinstance(value, str) else None
 
+    da, db = ra.get("details"), rb.get("details")
+    if not (isinstance(da, str) and isinstance(db, str) and Path(da).exists() and Path(db).exists()):
+        return None
     try:
-        a = item_scores(da, text(ra.get("metric")), text(ra.get("answer_policy")))
-        b = item_scores(db, text(rb.get("metric")), text(rb.get("answer_policy")))
+        a = item_scores(Path(da), text(ra.get("metric")), text(ra.get("answer_policy")))
+        b = item_scores(Path(db), text(rb.get("metric")), text(rb.get("answer_policy")))
     except ValueError:
         return None
     shared = set(a) & set(b)
     if not shared or len({isinstance(v, list) for v in [*map(a.get, shared), *map(b.get, shared)]}) != 1:
         return None
-    return paired_bootstrap(a, b, config.bootstrap, config.seed)
+    return paired_bootstrap(a, b, bootstrap, seed)
 
 
 def _normal_p(delta: float, half_width: float) -> float:
@@ -202,10 +206,7 @@ class Compare(Analysis[CompareConfig]):
                 ra, rb = indexed.loc[(a, bench)], indexed.loc[(b, bench)]
                 row: dict[str, Any] = {"pair": f"{a} vs {b}", "a": a, "b": b, "benchmark": bench,
                                        "score_a": ra["score"], "score_b": rb["score"]}
-                da, db = ra.get("details"), rb.get("details")
-                paired = None
-                if isinstance(da, str) and isinstance(db, str) and Path(da).exists() and Path(db).exists():
-                    paired = _paired(Path(da), Path(db), ra, rb, config)
+                paired = paired_from_details(ra, rb, config.bootstrap, config.seed)
                 if paired is not None:
                     delta, lo, hi, n, p = paired
                     row.update(delta=delta, ci95_lo=lo, ci95_hi=hi, n_items=n, p=p,

@@ -13,7 +13,6 @@ sentences open the report, right under its title, after the best run per benchma
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -21,7 +20,7 @@ from pydantic import Field
 from jre import hookimpl
 from jre.kinds import Analysis, StrictModel
 from jre.kinds.analysis import SUMMARY_ORDER, AnalysisInputs, AnalysisOutput, ReportSection, factor_matrix
-from jre.plugins.analyses.compare import item_scores, paired_bootstrap
+from jre.plugins.analyses.compare import paired_from_details
 
 
 class FindingsConfig(StrictModel):
@@ -53,9 +52,10 @@ def one_factor_pairs(factors: Any, wanted: list[str] | None = None) -> list[tupl
 
 
 def _same(x: Any, y: Any) -> bool:
-    if x is None or y is None or (isinstance(x, float) and math.isnan(x)) or \
-            (isinstance(y, float) and math.isnan(y)):
-        return (x is None or x != x) and (y is None or y != y)
+    """Equal factor values; two missing values (None or NaN) are equal too."""
+    x_missing, y_missing = x is None or x != x, y is None or y != y
+    if x_missing or y_missing:
+        return x_missing and y_missing
     return math.isclose(float(x), float(y), rel_tol=1e-9, abs_tol=1e-12)
 
 
@@ -87,23 +87,13 @@ class Findings(Analysis[FindingsConfig]):
     description = "plain-words findings from pairs of experiments that differ in one factor"
     config_model = FindingsConfig
 
-    def _chance(self, ra: Any, rb: Any, config: FindingsConfig) -> tuple[float, float] | None:
+    @staticmethod
+    def _chance(ra: Any, rb: Any, config: FindingsConfig) -> tuple[float, float] | None:
         """The paired bootstrap's 95 % interval of score A − B, or None without details."""
-        da, db = ra.get("details"), rb.get("details")
-        if not (isinstance(da, str) and isinstance(db, str) and Path(da).exists() and Path(db).exists()):
-            return None
-        try:
-            a = item_scores(Path(da), ra.get("metric") if isinstance(ra.get("metric"), str) else None,
-                            ra.get("answer_policy") if isinstance(ra.get("answer_policy"), str) else None)
-            b = item_scores(Path(db), rb.get("metric") if isinstance(rb.get("metric"), str) else None,
-                            rb.get("answer_policy") if isinstance(rb.get("answer_policy"), str) else None)
-        except ValueError:
-            return None
-        shared = set(a) & set(b)
-        if not shared or any(isinstance(v, list) for v in [*map(a.get, shared), *map(b.get, shared)]):
-            return None  # BLEU statistics: compare reports those
-        _, lo, hi, _, _ = paired_bootstrap(a, b, config.bootstrap, config.seed)
-        return lo, hi
+        if ra.get("metric") == "bleu":
+            return None  # BLEU deltas are compare's to report
+        paired = paired_from_details(ra, rb, config.bootstrap, config.seed)
+        return None if paired is None else (paired[1], paired[2])
 
     def run(self, config: FindingsConfig | None, inputs: AnalysisInputs) -> AnalysisOutput:
         import pandas as pd

@@ -48,6 +48,12 @@ ORDINAL = {"en": ["First, ", "Then ", "Finally, ", "After that, ", "Next, "],
            "ja": ["まず、", "次に、", "最後に、", "その後、", "続いて、"]}
 
 
+def ordinal(lang: str, index: int) -> str:
+    """The opening word of step ``index`` (from 0) in ``lang`` (English unless ``ja``)."""
+    words = ORDINAL["ja" if lang == "ja" else "en"]
+    return words[index % len(words)]
+
+
 def split_of(start: int, ops: list[list[Any]]) -> Literal["train", "test"]:
     """The split a problem belongs to, fixed by its arithmetic alone (one in five is ``test``),
     so that no test problem is ever a training problem, in either language."""
@@ -89,7 +95,7 @@ def make_problem(index: int, lang: Literal["en", "ja"], split: Literal["train", 
 
 def step_clauses(problem: dict[str, Any]) -> list[str]:
     """The problem's sentence for each of its steps, in its language, each opening with its
-    step's word (:data:`ORDINAL`)."""
+    step's word (:func:`ordinal`)."""
     lang = problem["lang"]
     who, what = NAMES[lang][problem["name"]], THINGS[lang][problem["thing"]]
     if lang == "ja":
@@ -98,8 +104,7 @@ def step_clauses(problem: dict[str, Any]) -> list[str]:
     else:
         says = {"+": f"{who} gets {{n}} more.", "-": f"{who} gives {{n}} away.",
                 "*": f"the number of {what} becomes {{n}} times as large."}
-    return [ORDINAL[lang][i % len(ORDINAL[lang])] + says[op].format(n=n)
-            for i, (op, n) in enumerate(problem["steps"])]
+    return [ordinal(lang, i) + says[op].format(n=n) for i, (op, n) in enumerate(problem["steps"])]
 
 
 def question(problem: dict[str, Any]) -> str:
@@ -175,8 +180,7 @@ def trace(problem: dict[str, Any], style: TraceStyle, lang: str = "en", work: bo
     ja = lang == "ja"
     lines = [f"最初は{problem['start']}個。" if ja else f"Start with {problem['start']}."]
     for i, (value, op, n, new) in enumerate(chain):
-        opening = ORDINAL["ja" if ja else "en"][i % len(ORDINAL["en"])] if work else ""
-        lines.append(opening + step_line(value, op, n, new, lang, work))
+        lines.append((ordinal(lang, i) if work else "") + step_line(value, op, n, new, lang, work))
         if style == "verbose":
             inverse = {"+": f"{new} - {n} = {value}", "-": f"{new} + {n} = {value}",
                        "*": f"{new} ÷ {n} = {value}"}[op]
